@@ -1,0 +1,119 @@
+//! The command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// poolpilot: metrics, alerts, autoscaling and routing for fleets of LLM model servers.
+#[derive(Debug, Parser)]
+#[command(name = "poolpilot", version, propagate_version = true)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to run.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every part in one process over the embedded bus.
+    Up(UpArgs),
+    /// Poll model servers and publish their samples.
+    Scraper(PartArgs),
+    /// Compute pool averages, request metrics and burn rates.
+    Aggregator(PartArgs),
+    /// Evaluate Prometheus rules and send Alertmanager webhooks.
+    AlertEvaluator(PartArgs),
+    /// Run the HPA algorithm on the stream and PATCH /scale.
+    Scaler(PartArgs),
+    /// Proxy OpenAI-compatible requests to the best endpoint.
+    Router(PartArgs),
+    /// Serve a simulated vLLM fleet.
+    #[command(alias = "simulator")]
+    Simulate(PartArgs),
+    /// Validate a config file and print every problem with its file:line:column.
+    Check {
+        /// poolpilot.yaml.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+impl Command {
+    /// The part and its arguments, for the commands that run one part.
+    pub fn part(&self) -> Option<(Part, &PartArgs)> {
+        Some(match self {
+            Command::Scraper(a) => (Part::Scraper, a),
+            Command::Aggregator(a) => (Part::Aggregator, a),
+            Command::AlertEvaluator(a) => (Part::AlertEvaluator, a),
+            Command::Scaler(a) => (Part::Scaler, a),
+            Command::Router(a) => (Part::Router, a),
+            Command::Simulate(a) => (Part::Simulator, a),
+            Command::Up(_) | Command::Check { .. } => return None,
+        })
+    }
+}
+
+/// Arguments of a command that runs one part.
+#[derive(Debug, clap::Args)]
+pub struct PartArgs {
+    /// poolpilot.yaml; without it, the defaults.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Serve /healthz, /readyz and /metrics here instead of admin.listen.
+    #[arg(long, value_name = "ADDR")]
+    pub admin_listen: Option<SocketAddr>,
+}
+
+/// Arguments of `poolpilot up`.
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    /// The part arguments.
+    #[command(flatten)]
+    pub common: PartArgs,
+    /// Use Kafka at these brokers instead of the embedded bus.
+    #[arg(long, value_name = "BROKERS")]
+    pub kafka: Option<String>,
+}
+
+/// The parts one process can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// Polls model servers and publishes samples.
+    Scraper,
+    /// Pool averages, request metrics, burn rates.
+    Aggregator,
+    /// Prometheus rules, Alertmanager webhooks.
+    AlertEvaluator,
+    /// The HPA algorithm, PATCH /scale.
+    Scaler,
+    /// The OpenAI-compatible proxy.
+    Router,
+    /// A simulated vLLM fleet.
+    Simulator,
+}
+
+impl Part {
+    /// Every part, in the order `up` starts them.
+    pub const ALL: [Part; 6] = [
+        Part::Simulator,
+        Part::Scraper,
+        Part::Aggregator,
+        Part::AlertEvaluator,
+        Part::Scaler,
+        Part::Router,
+    ];
+
+    /// The name on the command line and in logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Scraper => "scraper",
+            Part::Aggregator => "aggregator",
+            Part::AlertEvaluator => "alert-evaluator",
+            Part::Scaler => "scaler",
+            Part::Router => "router",
+            Part::Simulator => "simulator",
+        }
+    }
+}

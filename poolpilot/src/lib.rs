@@ -1,0 +1,16 @@
+//! The `poolpilot` binary's library half: the whole config file, the command line, and
+//! the runner that starts one part or all of them. `main.rs` only parses and calls.
+//!
+//! # Layout
+//! - `config.rs`: [`Config`], the whole `poolpilot.yaml`, composed of each part's section.
+//! - `cli.rs`: [`Cli`], the command line (clap).
+//! - `runner.rs`: [`execute`]: one part, `up`, or `check`, with the admin server, the bus
+//!   and shutdown wired around it.
+
+mod cli;
+mod config;
+mod runner;
+
+pub use cli::{Cli, Command, Part, PartArgs, UpArgs};
+pub use config::{AdminConfig, Config};
+pub use runner::{Running, execute, start};

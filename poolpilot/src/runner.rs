@@ -1,0 +1,193 @@
+//! Starting parts: the bus, the topics, the admin server, then each part's `run` side
+//! by side. When one part ends with an error the rest are told to stop (Thanos
+//! `cmd/thanos/main.go`: one binary, many components); SIGTERM stops them all, and
+//! each finishes its in-flight work before returning.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::{Context, anyhow};
+use shared::Deps;
+use shared::bus::{BusKind, TopicSpec};
+use shared::config::{ConfigError, Validated, validate};
+use shared::telemetry::serve_admin;
+use shared::wire::Topic;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::{Cli, Command, Config, Part, PartArgs};
+
+/// Runs what the command line asks for until SIGTERM/SIGINT or a part fails.
+pub async fn execute(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Check { config } => check(&config),
+        Command::Up(args) => {
+            let mut config = load(&args.common)?.into_inner();
+            if let Some(brokers) = args.kafka {
+                config.bus.kind = BusKind::Kafka;
+                config.bus.kafka.brokers = brokers;
+            }
+            let config = validate(config).map_err(|e| anyhow!("{e}"))?;
+            start_and_wait(&Part::ALL, config).await
+        }
+        ref command => {
+            let (part, args) = command.part().expect("every other command runs one part");
+            start_and_wait(&[part], load(args)?).await
+        }
+    }
+}
+
+async fn start_and_wait(parts: &[Part], config: Validated<Config>) -> anyhow::Result<()> {
+    let service = if parts.len() == 1 {
+        parts[0].name()
+    } else {
+        "up"
+    };
+    let _telemetry = shared::telemetry::init(&config.telemetry, service);
+    let running = start(parts, config).await?;
+    running.wait(shared::shutdown::signal_received()).await
+}
+
+fn load(args: &PartArgs) -> anyhow::Result<Validated<Config>> {
+    let mut config = match &args.config {
+        Some(path) => shared::config::load::<Config>(path)
+            .map_err(|e| anyhow!("{e}"))?
+            .into_inner(),
+        None => Config::default(),
+    };
+    if let Some(addr) = args.admin_listen {
+        config.admin.listen = addr;
+    }
+    validate(config).map_err(|e| anyhow!("{e}"))
+}
+
+fn check(path: &Path) -> anyhow::Result<()> {
+    match shared::config::load::<Config>(path) {
+        Ok(_) => {
+            println!("{}: ok", path.display());
+            Ok(())
+        }
+        Err(ConfigError::Invalid(problems)) => {
+            for p in &problems {
+                println!("{p}");
+            }
+            Err(anyhow!("{}: {} problem(s)", path.display(), problems.len()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Parts that are up: their admin address, and how to stop them.
+pub struct Running {
+    /// Where `/healthz`, `/readyz` and `/metrics` answer.
+    pub admin_addr: SocketAddr,
+    /// What the parts share.
+    pub deps: Deps,
+    stop: CancellationToken,
+    tasks: JoinSet<(&'static str, anyhow::Result<()>)>,
+}
+
+/// Connects the bus, creates the topics, binds the admin server and starts `parts`.
+/// Returns once everything is bound, so callers (tests) know the addresses.
+pub async fn start(parts: &[Part], config: Validated<Config>) -> anyhow::Result<Running> {
+    let bus = shared::bus::connect(&config.bus)?;
+    let topics = config.bus.topics();
+    let specs: Vec<_> = Topic::ALL
+        .iter()
+        .map(|t| TopicSpec {
+            name: topics.name(*t),
+            partitions: config.bus.partitions,
+        })
+        .collect();
+    bus.ensure_topics(&specs).await.context("creating topics")?;
+    let deps = Deps::new(bus);
+    let admin = serve_admin(
+        config.admin.listen,
+        deps.metrics.clone(),
+        deps.health.clone(),
+    )
+    .await
+    .with_context(|| format!("admin server on {}", config.admin.listen))?;
+    let admin_addr = admin.local_addr()?;
+    let stop = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    let admin_stop = stop.clone().cancelled_owned();
+    tasks.spawn(async move { ("admin", admin.run(admin_stop).await.map_err(Into::into)) });
+    for &part in parts {
+        let (config, deps, stop) = (config.clone(), deps.clone(), stop.clone());
+        tasks.spawn(async move { (part.name(), run_part(part, &config, deps, stop).await) });
+    }
+    let names: Vec<_> = parts.iter().map(|p| p.name()).collect();
+    tracing::info!(admin = %admin_addr, parts = ?names, bus = ?config.bus.kind, "poolpilot started.");
+    Ok(Running {
+        admin_addr,
+        deps,
+        stop,
+        tasks,
+    })
+}
+
+impl Running {
+    /// Waits for `shutdown` or for a part to end, stops the rest, and waits for all.
+    /// The first error wins.
+    pub async fn wait(mut self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let mut first = Ok(());
+        tokio::select! {
+            () = shutdown => {}
+            Some(done) = self.tasks.join_next() => {
+                first = outcome(done);
+                if first.is_ok() {
+                    tracing::warn!("A part ended on its own; stopping the rest.");
+                }
+            }
+        }
+        self.stop.cancel();
+        while let Some(done) = self.tasks.join_next().await {
+            let result = outcome(done);
+            if first.is_ok() {
+                first = result;
+            }
+        }
+        tracing::info!("poolpilot stopped.");
+        first
+    }
+
+    /// Stops every part and waits for them.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.wait(async {}).await
+    }
+}
+
+fn outcome(
+    done: Result<(&'static str, anyhow::Result<()>), tokio::task::JoinError>,
+) -> anyhow::Result<()> {
+    match done {
+        Ok((name, result)) => result.with_context(|| name.to_owned()),
+        Err(e) => Err(anyhow!("a part panicked: {e}")),
+    }
+}
+
+async fn run_part(
+    part: Part,
+    config: &Config,
+    deps: Deps,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let stopped = stop.cancelled_owned();
+    match part {
+        Part::Scraper => scraper::run(validate(config.scraper.clone())?, deps, stopped).await?,
+        Part::Aggregator => {
+            aggregator::run(validate(config.aggregator.clone())?, deps, stopped).await?
+        }
+        Part::AlertEvaluator => {
+            alert_evaluator::run(validate(config.alert_evaluator.clone())?, deps, stopped).await?
+        }
+        Part::Scaler => scaler::run(validate(config.scaler.clone())?, deps, stopped).await?,
+        Part::Router => router::run(validate(config.router.clone())?, deps, stopped).await?,
+        Part::Simulator => {
+            simulator::run(validate(config.simulator.clone())?, deps, stopped).await?
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! The `/scale` subresource of any kind that has one (Deployment, StatefulSet, a custom
+//! resource), found through discovery so the plural is the API server's own. Errors
+//! say which object and verb, and tell a 403 (RBAC) and a 409 (conflict) apart.
+
+use std::path::Path;
+
+use k8s_openapi::api::autoscaling::v1::Scale;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::GroupVersionKind;
+use kube::{Client, Config};
+
+/// What to scale: `scaleTargetRef` plus namespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetRef {
+    /// Namespace of the object.
+    pub namespace: String,
+    /// `apps/v1`, or `group/version` of a custom resource.
+    pub api_version: String,
+    /// `Deployment`, `StatefulSet`, …
+    pub kind: String,
+    /// The object's name.
+    pub name: String,
+}
+
+impl std::fmt::Display for TargetRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
+    }
+}
+
+/// A `/scale` call that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScaleError {
+    /// RBAC said no: the service account lacks the verb.
+    #[error(
+        "{target}: {verb} scale forbidden: {message} (grant `{verb}` on the `/scale` subresource)"
+    )]
+    Forbidden {
+        /// The object.
+        target: String,
+        /// `get` or `patch`.
+        verb: &'static str,
+        /// The API server's message.
+        message: String,
+    },
+    /// Someone else changed the object between our read and write.
+    #[error("{target}: {verb} scale conflict: {message}")]
+    Conflict {
+        /// The object.
+        target: String,
+        /// `get` or `patch`.
+        verb: &'static str,
+        /// The API server's message.
+        message: String,
+    },
+    /// The object, or its kind, does not exist.
+    #[error("{target}: not found: {message}")]
+    NotFound {
+        /// The object.
+        target: String,
+        /// The API server's message.
+        message: String,
+    },
+    /// Anything else: transport, TLS, other statuses.
+    #[error("{target}: {verb} scale: {source}")]
+    Other {
+        /// The object.
+        target: String,
+        /// `discover`, `get` or `patch`.
+        verb: &'static str,
+        /// What kube said.
+        source: kube::Error,
+    },
+    /// The kubeconfig could not be used.
+    #[error("kubeconfig {path}: {message}")]
+    Config {
+        /// The file, or `in-cluster`.
+        path: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// A client from `kubeconfig`, or the in-cluster / `$KUBECONFIG` default.
+pub async fn kube_client(kubeconfig: Option<&Path>) -> Result<Client, ScaleError> {
+    let (path, config) = match kubeconfig {
+        Some(p) => {
+            let err = |message: String| ScaleError::Config {
+                path: p.display().to_string(),
+                message,
+            };
+            let kc = Kubeconfig::read_from(p).map_err(|e| err(e.to_string()))?;
+            let c = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| err(e.to_string()))?;
+            (p.display().to_string(), c)
+        }
+        None => (
+            "in-cluster".to_owned(),
+            Config::infer().await.map_err(|e| ScaleError::Config {
+                path: "in-cluster".into(),
+                message: e.to_string(),
+            })?,
+        ),
+    };
+    Client::try_from(config).map_err(|e| ScaleError::Config {
+        path,
+        message: e.to_string(),
+    })
+}
+
+/// Reads and patches `/scale` of one target.
+pub struct ScaleClient {
+    api: Api<DynamicObject>,
+    target: TargetRef,
+}
+
+impl ScaleClient {
+    /// Resolves the target's kind through discovery.
+    pub async fn new(client: Client, target: TargetRef) -> Result<Self, ScaleError> {
+        let (group, version) = match target.api_version.split_once('/') {
+            Some((g, v)) => (g.to_owned(), v.to_owned()),
+            None => (String::new(), target.api_version.clone()),
+        };
+        let gvk = GroupVersionKind::gvk(&group, &version, &target.kind);
+        let (resource, _) = kube::discovery::pinned_kind(&client, &gvk)
+            .await
+            .map_err(|e| classify(&target, "discover", e))?;
+        let api = Api::namespaced_with(client, &target.namespace, &resource);
+        Ok(Self { api, target })
+    }
+
+    /// The target's `/scale`: desired replicas in `spec`, observed in `status`.
+    pub async fn get(&self) -> Result<Scale, ScaleError> {
+        self.api
+            .get_scale(&self.target.name)
+            .await
+            .map_err(|e| classify(&self.target, "get", e))
+    }
+
+    /// Sets `spec.replicas` with a merge patch of `/scale`.
+    pub async fn patch_replicas(&self, replicas: u32) -> Result<Scale, ScaleError> {
+        let patch = serde_json::json!({ "spec": { "replicas": replicas } });
+        self.api
+            .patch_scale(
+                &self.target.name,
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+            .map_err(|e| classify(&self.target, "patch", e))
+    }
+}
+
+fn classify(target: &TargetRef, verb: &'static str, e: kube::Error) -> ScaleError {
+    let target = target.to_string();
+    match e {
+        kube::Error::Api(status) if status.code == 403 => ScaleError::Forbidden {
+            target,
+            verb,
+            message: status.message.clone(),
+        },
+        kube::Error::Api(status) if status.code == 409 => ScaleError::Conflict {
+            target,
+            verb,
+            message: status.message.clone(),
+        },
+        kube::Error::Api(status) if status.code == 404 => ScaleError::NotFound {
+            target,
+            message: status.message.clone(),
+        },
+        source => ScaleError::Other {
+            target,
+            verb,
+            source,
+        },
+    }
+}

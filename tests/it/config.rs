@@ -1,0 +1,114 @@
+//! The whole `poolpilot.yaml`: bad files report every problem with its line; the
+//! examples in the README and in `deploy/` load.
+
+use poolpilot::Config;
+use poolpilot_tests::{repo_root, unique};
+use shared::config::{ConfigError, load, parse};
+
+#[test]
+fn every_problem_in_a_bad_file_is_reported_with_its_line() {
+    let text = "\
+bus:
+  kind: kafka
+  partitions: 0
+  kafka:
+    brokers: \"\"
+scraper:
+  interval: 10ms
+  targets:
+    - pool: llama3
+      url: localhost:8000
+aggregator:
+  tick: 1s
+  freshness: 500ms
+";
+    let err = parse::<Config>("poolpilot.yaml", text).unwrap_err();
+    let lines: Vec<_> = err.problems().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            "poolpilot.yaml:3:15: bus.partitions: must be at least 1",
+            "poolpilot.yaml:5:14: bus.kafka.brokers: must name at least one broker for kind: kafka",
+            "poolpilot.yaml:7:13: scraper.interval: must be at least 50ms",
+            "poolpilot.yaml:10:12: scraper.targets[0].url: `localhost:8000` is not an http(s) URL",
+            "poolpilot.yaml:13:14: aggregator.freshness: (500ms) is below tick (1s): every pod would be stale",
+        ]
+    );
+}
+
+#[test]
+fn an_unknown_key_is_refused_with_its_line() {
+    let err =
+        parse::<Config>("poolpilot.yaml", "bus:\n  kind: embedded\n  partitons: 4\n").unwrap_err();
+    let p = &err.problems()[0];
+    assert_eq!(p.place.as_ref().unwrap().line, 3, "{p}");
+    assert!(p.message.contains("partitons"), "{p}");
+}
+
+#[test]
+fn a_missing_file_names_the_file() {
+    let path = std::env::temp_dir().join(unique("missing.yaml"));
+    let err = load::<Config>(&path).unwrap_err();
+    assert!(matches!(err, ConfigError::Read { .. }));
+    assert!(
+        err.to_string().starts_with(&path.display().to_string()),
+        "{err}"
+    );
+}
+
+#[test]
+fn secrets_come_from_the_environment() {
+    // SAFETY: the variable name is unique to this test; nothing else reads it.
+    unsafe { std::env::set_var("POOLPILOT_IT_SASL_PASSWORD", "hunter2") };
+    let text =
+        "bus:\n  kafka:\n    properties:\n      sasl.password: ${POOLPILOT_IT_SASL_PASSWORD}\n";
+    let config = parse::<Config>("poolpilot.yaml", text).unwrap();
+    assert_eq!(config.bus.kafka.properties["sasl.password"], "hunter2");
+    let err = parse::<Config>(
+        "p.yaml",
+        "bus:\n  kafka:\n    brokers: ${POOLPILOT_IT_UNSET}\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "p.yaml:3:14: environment variable POOLPILOT_IT_UNSET is not set (write ${POOLPILOT_IT_UNSET:-default} for a default)"
+    );
+}
+
+#[test]
+fn the_deploy_config_loads() {
+    for file in ["deploy/poolpilot.yaml", "deploy/kafka.yaml"] {
+        load::<Config>(&repo_root().join(file)).unwrap_or_else(|e| panic!("{file}:\n{e}"));
+    }
+}
+
+#[test]
+fn every_yaml_example_in_the_readme_loads() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let mut examples = 0;
+    for (i, block) in readme.split("```yaml\n").skip(1).enumerate() {
+        let text = block.split("```").next().unwrap();
+        parse::<Config>(&format!("README.md example {}", i + 1), text)
+            .unwrap_or_else(|e| panic!("{e}"));
+        examples += 1;
+    }
+    assert!(
+        examples >= 2,
+        "the README should show its config ({examples} examples found)"
+    );
+}
+
+#[test]
+fn the_defaults_are_valid_and_round_trip() {
+    let config = Config::default();
+    let yaml = serde_saphyr_round_trip(&config);
+    assert_eq!(
+        parse::<Config>("defaults", &yaml).unwrap().into_inner(),
+        config
+    );
+}
+
+fn serde_saphyr_round_trip(config: &Config) -> String {
+    // JSON is YAML: no serializer beyond serde_json needed.
+    serde_json::to_string_pretty(config).unwrap()
+}

@@ -1,0 +1,9 @@
+//! The one integration-test binary (matklad, "Delete Cargo Integration Tests"). Tests
+//! that need Kafka or the kube-apiserver get them from `dev/infra` through
+//! [`poolpilot_tests::infra`]; each uses its own topic, group and namespace.
+
+mod bus;
+mod compose;
+mod config;
+mod kube;
+mod up;

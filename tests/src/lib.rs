@@ -1,0 +1,182 @@
+//! What the integration tests share: the real components from `dev/infra`, unique
+//! names so tests never share a topic, group or namespace, and a tiny HTTP client.
+//!
+//! A component that cannot start fails the test that needs it, loudly, with the dev
+//! script's output: nothing here skips.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// Where the real components listen, from `dev/infra env`.
+#[derive(Debug)]
+pub struct Infra {
+    /// `bootstrap.servers` of the Kafka broker.
+    pub kafka_brokers: String,
+    /// An admin kubeconfig for the kube-apiserver.
+    pub kubeconfig: PathBuf,
+    /// A kubeconfig whose user has no RBAC bindings.
+    pub viewer_kubeconfig: PathBuf,
+    /// Prometheus' base URL.
+    pub prometheus_url: String,
+    /// Alertmanager's base URL.
+    pub alertmanager_url: String,
+    /// The promtool binary.
+    pub promtool: PathBuf,
+    /// `dev/infra` itself, for `kafka-stop` / `kafka-start`.
+    pub script: PathBuf,
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_owned()
+}
+
+/// The shared fixtures beside the repository (`../shared`).
+pub fn shared_dir() -> PathBuf {
+    repo_root()
+        .parent()
+        .expect("the repo has a parent")
+        .join("shared")
+}
+
+/// The real components, started by `dev/infra up` on first use (idempotent: a
+/// running component is left alone).
+pub fn infra() -> &'static Infra {
+    static INFRA: OnceLock<Infra> = OnceLock::new();
+    INFRA.get_or_init(|| {
+        let script = repo_root().join("dev/infra");
+        if std::env::var_os("POOLPILOT_INFRA_UP").is_none() {
+            run_script(&script, &["up"]);
+        }
+        let env: HashMap<String, String> = run_script(&script, &["env"])
+            .lines()
+            .filter_map(|l| l.strip_prefix("export "))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.trim_matches(['\'', '"']).to_owned()))
+            .collect();
+        let get = |k: &str| {
+            env.get(k)
+                .cloned()
+                .unwrap_or_else(|| panic!("dev/infra env did not print {k}: {env:?}"))
+        };
+        Infra {
+            kafka_brokers: get("POOLPILOT_KAFKA_BROKERS"),
+            kubeconfig: get("POOLPILOT_KUBECONFIG").into(),
+            viewer_kubeconfig: get("POOLPILOT_KUBECONFIG_VIEWER").into(),
+            prometheus_url: get("POOLPILOT_PROMETHEUS_URL"),
+            alertmanager_url: get("POOLPILOT_ALERTMANAGER_URL"),
+            promtool: get("POOLPILOT_PROMTOOL").into(),
+            script,
+        }
+    })
+}
+
+fn run_script(script: &Path, args: &[&str]) -> String {
+    let out = Command::new(script)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{} {args:?}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed ({}):\n{}\n{}",
+        script.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl Infra {
+    /// Runs a `dev/infra` verb (`kafka-stop`, `kafka-start`).
+    pub fn script(&self, verb: &str) -> String {
+        run_script(&self.script, &[verb])
+    }
+}
+
+static KAFKA: RwLock<()> = RwLock::const_new(());
+
+/// Held by every test that uses the broker, so it never goes down under them.
+pub async fn kafka_shared() -> RwLockReadGuard<'static, ()> {
+    KAFKA.read().await
+}
+
+/// Held by the test that stops the broker.
+pub async fn kafka_exclusive() -> RwLockWriteGuard<'static, ()> {
+    KAFKA.write().await
+}
+
+/// A name no other test (or earlier run) uses: `prefix-<pid>-<n>-<millis>`.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() % 1_000_000_000)
+        .unwrap_or(0);
+    format!(
+        "{prefix}-{}-{}-{millis}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Polls `check` until it returns `Some`, failing with `what` at the deadline.
+pub async fn eventually<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A response from [`http_get`].
+#[derive(Debug)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// The body as text.
+    pub body: String,
+}
+
+/// `GET path` over HTTP/1.1 on `addr`, connection closed after.
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> std::io::Result<Response> {
+    let mut s = TcpStream::connect(addr).await?;
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await?;
+    let text = String::from_utf8_lossy(&raw);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("not an HTTP response: {text}")))?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok(Response { status, body })
+}

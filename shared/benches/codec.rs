@@ -3,6 +3,7 @@
 //! an allow-list would produce.
 //!
 //! `cargo bench -p shared --bench codec`
+#![allow(clippy::disallowed_methods)] // a benchmark measures time
 
 use std::time::SystemTime;
 

@@ -2,6 +2,8 @@
 //! that need Kafka or the kube-apiserver get them from `dev/infra` through
 //! [`poolpilot_tests::infra`]; each uses its own topic, group and namespace.
 
+#![allow(clippy::disallowed_methods)] // tests wait on deadlines
+
 mod bus;
 mod compose;
 mod config;

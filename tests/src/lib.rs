@@ -4,6 +4,8 @@
 //! A component that cannot start fails the test that needs it, loudly, with the dev
 //! script's output: nothing here skips.
 
+#![allow(clippy::disallowed_methods)] // test harness: deadlines and unique names read the clock
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

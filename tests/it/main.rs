@@ -7,5 +7,6 @@
 mod bus;
 mod compose;
 mod config;
+mod infra;
 mod kube;
 mod up;

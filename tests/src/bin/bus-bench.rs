@@ -14,8 +14,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use clap::Parser;
-use futures::StreamExt;
 use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use poolpilot_tests::unique;
 use shared::bus::embedded::EmbeddedBus;
 use shared::bus::kafka::KafkaBus;
@@ -128,8 +128,9 @@ async fn latency(bus: Arc<dyn Bus>, args: &Args) -> (f64, f64, usize) {
     }])
     .await
     .unwrap();
+    // A new topic: from the earliest offset is everything the producer sends.
     let mut sub = bus
-        .subscribe(Subscribe::new(unique("g"), [topic.clone()]).start(StartFrom::Latest))
+        .subscribe(Subscribe::new(unique("g"), [topic.clone()]).start(StartFrom::Earliest))
         .unwrap();
     // Let the group settle (Kafka assigns partitions on the first polls).
     let warmup = Instant::now();
@@ -144,15 +145,14 @@ async fn latency(bus: Arc<dyn Bus>, args: &Args) -> (f64, f64, usize) {
             let mut pending = FuturesUnordered::new();
             for i in 0..total {
                 tick.tick().await;
-                while let Some(Some(r)) = futures::FutureExt::now_or_never(pending.next()) {
-                    let _: () = r;
-                }
                 let s = scrape(i, series, SystemTime::now());
                 let (key, payload) = (s.key(), Bytes::from(encode_batch(&[s])));
                 let (bus, topic) = (bus.clone(), topic.clone());
                 pending.push(
                     async move { bus.publish(&topic, key.as_bytes(), payload).await.unwrap() },
                 );
+                // Poll the new publish now, not at the next tick.
+                while let Some(Some(())) = pending.next().now_or_never() {}
             }
             while pending.next().await.is_some() {}
         })

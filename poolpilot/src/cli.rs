@@ -31,7 +31,9 @@ pub enum Command {
     Router(PartArgs),
     /// Serve a simulated vLLM fleet.
     #[command(alias = "simulator")]
-    Simulate(PartArgs),
+    Simulate(SimulateArgs),
+    /// Send OpenAI requests at a rate or schedule and report latency percentiles.
+    Load(simulator::load::LoadArgs),
     /// Validate a config file and print every problem with its file:line:column.
     Check {
         /// poolpilot.yaml.
@@ -49,8 +51,8 @@ impl Command {
             Command::AlertEvaluator(a) => (Part::AlertEvaluator, a),
             Command::Scaler(a) => (Part::Scaler, a),
             Command::Router(a) => (Part::Router, a),
-            Command::Simulate(a) => (Part::Simulator, a),
-            Command::Up(_) | Command::Check { .. } => return None,
+            Command::Simulate(a) => (Part::Simulator, &a.common),
+            Command::Up(_) | Command::Load(_) | Command::Check { .. } => return None,
         })
     }
 }
@@ -64,6 +66,17 @@ pub struct PartArgs {
     /// Serve /healthz, /readyz and /metrics here instead of admin.listen.
     #[arg(long, value_name = "ADDR")]
     pub admin_listen: Option<SocketAddr>,
+}
+
+/// Arguments of `poolpilot simulate`.
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// The part arguments.
+    #[command(flatten)]
+    pub common: PartArgs,
+    /// Servers to start, instead of simulator.servers.
+    #[arg(long, value_name = "N")]
+    pub servers: Option<u32>,
 }
 
 /// Arguments of `poolpilot up`.

@@ -11,6 +11,6 @@ mod cli;
 mod config;
 mod runner;
 
-pub use cli::{Cli, Command, Part, PartArgs, UpArgs};
+pub use cli::{Cli, Command, Part, PartArgs, SimulateArgs, UpArgs};
 pub use config::{AdminConfig, Config};
 pub use runner::{Running, execute, start};

@@ -22,6 +22,16 @@ use crate::{Cli, Command, Config, Part, PartArgs};
 pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Check { config } => check(&config),
+        Command::Load(args) => {
+            let json = args.json;
+            let report = simulator::load::run(args, true).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.table());
+            }
+            Ok(())
+        }
         Command::Up(args) => {
             let mut config = load(&args.common)?.into_inner();
             if let Some(brokers) = args.kafka {
@@ -30,6 +40,14 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             }
             let config = validate(config).map_err(|e| anyhow!("{e}"))?;
             start_and_wait(&Part::ALL, config).await
+        }
+        Command::Simulate(args) => {
+            let mut config = load(&args.common)?.into_inner();
+            if let Some(n) = args.servers {
+                config.simulator.servers = n;
+            }
+            let config = validate(config).map_err(|e| anyhow!("{e}"))?;
+            start_and_wait(&[Part::Simulator], config).await
         }
         ref command => {
             let (part, args) = command.part().expect("every other command runs one part");

@@ -10,11 +10,13 @@
 //! - [`config`]: YAML loading, `${VAR}` expansion, validation with source places,
 //!   durations as Prometheus writes them.
 //! - [`telemetry`]: tracing set-up, the admin HTTP server, the shared metric registry.
+//! - [`hash`]: stable FNV-1a and chained prefix-block hashes.
 //! - [`shutdown`]: SIGTERM/SIGINT as a future.
 //! - [`Deps`]: what a service's `run` is handed besides its config.
 
 pub mod bus;
 pub mod config;
+pub mod hash;
 pub mod shutdown;
 pub mod telemetry;
 pub mod wire;

@@ -9,4 +9,5 @@ mod compose;
 mod config;
 mod infra;
 mod kube;
+mod simulator;
 mod up;

@@ -1,17 +1,42 @@
-//! The simulator: a fleet of vLLM-compatible model servers with a load model (DESIGN
-//! §2). The servers land with issue 3; today `run` holds the wiring.
+//! The simulator: a fleet of vLLM-compatible model servers whose signals move the way
+//! real ones do under load (DESIGN §2), and the load generator that drives them.
+//! It is the default fleet of `poolpilot up`, the load for benchmarks, and what lets
+//! the whole loop close on a laptop.
 //!
 //! # Layout
-//! - `config.rs`: the `simulator:` section.
+//! - `config.rs`: the `simulator:` section: the fleet and each server's spec.
+//! - `engine.rs`: the pure load model of one server (continuous batching, KV blocks,
+//!   preemption, prefix cache, LoRA slots) over simulated time.
+//! - `histogram.rs`: vLLM's bucket sets.
+//! - `tokens.rs`: token counts and prefix-block hashes without a tokenizer.
+//! - `metrics.rs`: the vLLM and DCGM `/metrics` pages.
+//! - `openai.rs`: request and response shapes, vLLM's error body.
+//! - `server.rs`: one pod over HTTP, and the task that drives its engine.
+//! - `fleet.rs`: [`Fleet`], pods added and removed at run time.
+//! - `load/`: the load generator behind `poolpilot load`.
+//! - `tests.rs`: the model's laws, checked in simulated time.
 
 mod config;
+mod engine;
+mod fleet;
+mod histogram;
+pub mod load;
+mod metrics;
+mod openai;
+mod server;
+mod tokens;
+
+#[cfg(test)]
+mod tests;
 
 use std::future::Future;
 
 use shared::Deps;
 use shared::config::Validated;
 
-pub use config::Config;
+pub use config::{Config, ServerSpec};
+pub use engine::{Engine, Output, Refused, Submit};
+pub use fleet::{Fleet, PodInfo};
 
 /// What stops the simulator.
 #[derive(Debug, thiserror::Error)]
@@ -27,9 +52,13 @@ pub async fn run(
     deps: Deps,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Error> {
-    deps.health.component("simulator").set(true);
-    tracing::info!(servers = config.servers, "Simulator started.");
+    let ready = deps.health.component("simulator");
+    let fleet = Fleet::start(config.into_inner()).await?;
+    ready.set(true);
+    let urls: Vec<_> = fleet.pods().iter().map(PodInfo::url).collect();
+    tracing::info!(servers = urls.len(), urls = ?urls, "Simulator started.");
     shutdown.await;
+    fleet.shutdown().await;
     tracing::info!("Simulator stopped.");
     Ok(())
 }

@@ -139,14 +139,9 @@ impl EmbeddedBus {
     }
 }
 
-/// FNV-1a: stable across runs and builds, so a key keeps its partition.
+/// Stable across runs and builds, so a key keeps its partition.
 fn partition_of(key: &[u8], partitions: usize) -> usize {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    (h % partitions as u64) as usize
+    (crate::hash::fnv1a(key) % partitions as u64) as usize
 }
 
 impl Bus for EmbeddedBus {

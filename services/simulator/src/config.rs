@@ -1,7 +1,7 @@
 //! The `simulator:` section of `poolpilot.yaml`: the fleet and each server's model of
 //! an H100 running vLLM. The defaults are round numbers near a Llama-3.1-8B on one
-//! H100: 64 sequences, 2048 blocks of 16 tokens, ~20k prefill tokens/s, 10 ms per
-//! decode step plus 0.15 ms per running sequence.
+//! H100: 64 sequences, 2048 blocks of 16 tokens, ~20k prefill tokens/s, decode steps
+//! of 10 ms with one sequence to 20 ms with a full batch.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -64,9 +64,10 @@ pub struct ServerSpec {
     /// Time of one decode step with one sequence, at speed 1.
     #[serde(with = "duration")]
     pub decode_step: Duration,
-    /// Extra step time per running sequence, at speed 1.
+    /// Time of one decode step with a full batch (`max_num_seqs`), at speed 1; step
+    /// time grows linearly from `decode_step` to this with the batch.
     #[serde(with = "duration")]
-    pub decode_step_per_seq: Duration,
+    pub decode_step_full_batch: Duration,
     /// Report `vllm:gpu_cache_usage_perc` instead of `vllm:kv_cache_usage_perc`, as
     /// vLLM before 0.10 did.
     pub legacy_kv_metric: bool,
@@ -86,7 +87,7 @@ impl Default for ServerSpec {
             max_model_len: 8192,
             prefill_tokens_per_second: 20_000.0,
             decode_step: Duration::from_millis(10),
-            decode_step_per_seq: Duration::from_micros(150),
+            decode_step_full_batch: Duration::from_millis(20),
             legacy_kv_metric: false,
             dcgm: true,
         }
@@ -146,6 +147,16 @@ impl Validate for ServerSpec {
         }
         if self.decode_step.is_zero() {
             problems.push(join(path, "decode_step"), "must be above 0");
+        }
+        if self.decode_step_full_batch < self.decode_step {
+            problems.push(
+                join(path, "decode_step_full_batch"),
+                format!(
+                    "({}) is below decode_step ({}): a bigger batch cannot step faster",
+                    duration::format(self.decode_step_full_batch),
+                    duration::format(self.decode_step)
+                ),
+            );
         }
         if self.model.is_empty() {
             problems.push(join(path, "model"), "must not be empty");

@@ -119,7 +119,7 @@ pub async fn start(parts: &[Part], config: Validated<Config>) -> anyhow::Result<
         })
         .collect();
     bus.ensure_topics(&specs).await.context("creating topics")?;
-    let deps = Deps::new(bus);
+    let deps = Deps::new(bus, topics);
     let admin = serve_admin(
         config.admin.listen,
         deps.metrics.clone(),

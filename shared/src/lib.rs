@@ -30,6 +30,8 @@ use std::sync::Arc;
 pub struct Deps {
     /// The bus: Kafka or embedded; a service never knows which.
     pub bus: Arc<dyn bus::Bus>,
+    /// The topic names under the configured prefix.
+    pub topics: wire::Topics,
     /// Where the service registers its metrics; served on `/metrics`.
     pub metrics: telemetry::MetricsRegistry,
     /// Where the service says it is ready; served on `/readyz`.
@@ -41,7 +43,7 @@ pub struct Deps {
 impl Deps {
     /// Deps over `bus` with a fresh registry (holding `poolpilot_build_info` and the
     /// bus's counters) and an empty health table.
-    pub fn new(bus: Arc<dyn bus::Bus>) -> Self {
+    pub fn new(bus: Arc<dyn bus::Bus>, topics: wire::Topics) -> Self {
         let metrics = telemetry::MetricsRegistry::default();
         metrics.register(
             "poolpilot_build",
@@ -53,6 +55,7 @@ impl Deps {
         );
         Self {
             bus,
+            topics,
             bus_metrics: bus::typed::BusMetrics::register(&metrics),
             metrics,
             health: telemetry::Health::default(),

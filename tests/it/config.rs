@@ -14,10 +14,11 @@ bus:
   kafka:
     brokers: \"\"
 scraper:
-  interval: 10ms
-  targets:
-    - pool: llama3
-      url: localhost:8000
+  interval: 1s
+  pools:
+    - name: llama3
+      targets:
+        - localhost:8000
 aggregator:
   tick: 1s
   freshness: 500ms
@@ -29,9 +30,8 @@ aggregator:
         [
             "poolpilot.yaml:3:15: bus.partitions: must be at least 1",
             "poolpilot.yaml:5:14: bus.kafka.brokers: must name at least one broker for kind: kafka",
-            "poolpilot.yaml:7:13: scraper.interval: must be at least 50ms",
-            "poolpilot.yaml:10:12: scraper.targets[0].url: `localhost:8000` is not an http(s) URL",
-            "poolpilot.yaml:13:14: aggregator.freshness: (500ms) is below tick (1s): every pod would be stale",
+            "poolpilot.yaml:11:11: scraper.pools[0].targets[0]: `localhost:8000` is not an http(s) URL",
+            "poolpilot.yaml:14:14: aggregator.freshness: (500ms) is below tick (1s): every pod would be stale",
         ]
     );
 }

@@ -9,5 +9,6 @@ mod compose;
 mod config;
 mod infra;
 mod kube;
+mod scraper;
 mod simulator;
 mod up;

@@ -6,9 +6,10 @@
 //! requests (FIFO) while a sequence slot, enough KV blocks for the prompt and a LoRA
 //! slot are free; then every running sequence produces one token at the end of the
 //! step, and newly admitted ones are prefilled in it. A step takes
-//! `(decode_step + (decode_step_full_batch − decode_step) × batch / max_num_seqs
-//! + uncached prompt tokens / prefill rate) / speed`. A sequence holds `ceil((prompt + generated) / block_size)` blocks; when a
-//! growing sequence finds none free, the most recently admitted one is preempted
+//! `(decode_step + (decode_step_full_batch − decode_step) × batch / max_num_seqs +
+//! uncached prompt tokens / prefill rate) / speed`. A sequence holds
+//! `ceil((prompt + generated) / block_size)` blocks; when a growing sequence finds none
+//! free, the most recently admitted one is preempted
 //! (recompute: its blocks are freed and it waits at the head of the queue). A prefix
 //! cache of 16-token block hashes makes repeated prefixes cheaper to prefill.
 

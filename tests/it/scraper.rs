@@ -1,0 +1,346 @@
+//! The scraper end to end over real Kafka: simulated vLLM servers in, canonical
+//! signals and DCGM series on `samples.v1` out, `up=0` as soon as a server goes away.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use poolpilot_tests::{infra, kafka_shared, unique};
+use scraper::{Config, EngineChoice, FetchError, Fetcher, Pool, Target};
+use serde_json::json;
+use shared::Deps;
+use shared::bus::kafka::KafkaBus;
+use shared::bus::typed::Typed;
+use shared::bus::{KafkaConfig, Subscribe, TopicSpec};
+use shared::config::validate;
+use shared::wire::{PodSamples, Topic, Topics};
+use tokio_util::sync::CancellationToken;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Reads samples until one satisfies `want`.
+async fn until(
+    sub: &mut Typed<Vec<PodSamples>>,
+    what: &str,
+    want: impl Fn(&PodSamples) -> bool,
+) -> PodSamples {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let (_, batch) = sub.next().await.unwrap();
+            if let Some(p) = batch.into_iter().find(|p| want(p)) {
+                return p;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no sample where {what} within {WAIT:?}"))
+}
+
+/// A scraper over real Kafka with its own topics, and a consumer of its samples.
+struct Running {
+    sub: Typed<Vec<PodSamples>>,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), scraper::Error>>,
+}
+
+impl Running {
+    async fn start(pools: Vec<Pool>, raw_allowlist: Vec<String>) -> Self {
+        let topics = Topics::new(format!("{}.", unique("it")));
+        let config = KafkaConfig {
+            brokers: infra().kafka_brokers.clone(),
+            ..Default::default()
+        };
+        let bus = std::sync::Arc::new(KafkaBus::new(&config).unwrap());
+        let samples = topics.name(Topic::Samples);
+        shared::bus::Bus::ensure_topics(
+            &*bus,
+            &[TopicSpec {
+                name: samples.clone(),
+                partitions: 4,
+            }],
+        )
+        .await
+        .unwrap();
+        let deps = Deps::new(bus.clone(), topics);
+        let sub = Typed::new(
+            shared::bus::Bus::subscribe(&*bus, Subscribe::new(unique("g"), [samples])).unwrap(),
+            deps.bus_metrics.clone(),
+        );
+        let config = Config {
+            interval: Duration::from_millis(100),
+            timeout: Duration::from_millis(100),
+            raw_allowlist,
+            pools,
+            ..Config::default()
+        };
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(scraper::run(
+            validate(config).unwrap(),
+            deps,
+            stop.clone().cancelled_owned(),
+        ));
+        Self { sub, stop, task }
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        self.task.await.unwrap().unwrap();
+        self.sub.close().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_servers_reach_the_samples_topic_over_kafka() {
+    let _broker = kafka_shared().await;
+    let fleet = simulator::Fleet::start(simulator::Config {
+        servers: 2,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let pods = fleet.pods();
+    let pool = unique("pool");
+    let mut run = Running::start(
+        vec![Pool {
+            name: pool.clone(),
+            namespace: "sim".into(),
+            engine: EngineChoice::Auto,
+            targets: pods
+                .iter()
+                .map(|p| Target::Named {
+                    url: format!("{}/metrics", p.url()),
+                    pod: p.name.clone(),
+                })
+                .collect(),
+            dcgm: pods
+                .iter()
+                .map(|p| Target::Url(format!("{}/dcgm/metrics", p.url())))
+                .collect(),
+        }],
+        vec!["vllm:generation_tokens_total".into()],
+    )
+    .await;
+    let sub = &mut run.sub;
+
+    let idle = until(sub, "sim-0 is up", |p| {
+        p.pod == pods[0].name && p.engine == "vllm"
+    })
+    .await;
+    assert_eq!(
+        (idle.pool.as_str(), idle.endpoint.clone()),
+        (pool.as_str(), pods[0].addr.to_string())
+    );
+    assert_eq!(
+        (
+            idle.signals.up,
+            idle.signals.queue_size,
+            idle.signals.kv_cache_utilization
+        ),
+        (true, Some(0.0), Some(0.0))
+    );
+    assert!(
+        idle.raw
+            .iter()
+            .any(|r| r.name == "vllm:generation_tokens_total"),
+        "allow-listed raw series forwarded"
+    );
+    assert!(idle.raw.iter().any(|r| r.name == "scrape_duration_seconds"));
+
+    // Load one server: its signals must show it, the other's must not.
+    let client = reqwest::Client::new();
+    let mut streams = Vec::new();
+    for _ in 0..16 {
+        let r = client
+            .post(format!("{}/v1/completions", pods[0].url()))
+            .json(&json!({ "prompt": "z".repeat(2000), "max_tokens": 3000, "stream": true }))
+            .send()
+            .await
+            .unwrap();
+        let mut body = r.bytes_stream();
+        body.next().await.unwrap().unwrap();
+        streams.push(body);
+    }
+    let busy = until(sub, "sim-0 runs 16", |p| {
+        p.pod == pods[0].name && p.signals.running_requests == Some(16.0)
+    })
+    .await;
+    assert!(busy.signals.kv_cache_utilization.unwrap() > 0.1, "{busy:?}");
+    let gpu = until(sub, "sim-0's GPU is busy", |p| {
+        p.pod == pods[0].name
+            && p.engine == "dcgm"
+            && p.raw
+                .iter()
+                .any(|r| r.name == "DCGM_FI_DEV_GPU_UTIL" && r.value > 0.0)
+    })
+    .await;
+    assert!(gpu.raw.iter().all(|r| r.name.starts_with("DCGM_")));
+    let other = until(sub, "sim-1 reports", |p| {
+        p.pod == pods[1].name && p.engine == "vllm"
+    })
+    .await;
+    assert_eq!(other.signals.running_requests, Some(0.0));
+    drop(streams);
+
+    // A server that goes away is published as up=0 at its next scrape.
+    fleet.remove_newest().await.unwrap();
+    let down = until(sub, "sim-1 is down", |p| {
+        p.pod == pods[1].name && !p.signals.up
+    })
+    .await;
+    assert_eq!(down.signals.queue_size, None);
+
+    run.stop().await;
+    fleet.shutdown().await;
+}
+
+/// Kills the child when dropped, so a failing test leaves nothing running.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_llm_d_inference_sim_reaches_the_samples_topic() {
+    let _broker = kafka_shared().await;
+    let bin = std::env::var("POOLPILOT_LLMD_SIM")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| {
+            let out = std::process::Command::new(&infra().script)
+                .arg("env")
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .find_map(|l| l.strip_prefix("export POOLPILOT_LLMD_SIM="))
+                .map(|v| v.trim_matches('\'').to_owned())
+                .filter(|v| !v.is_empty())
+                .expect("dev/infra did not build llm-d-inference-sim (see `dev/infra install`)")
+        });
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _sim = Child(
+        std::process::Command::new(&bin)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--model",
+                "meta-llama/Llama-3.1-8B-Instruct",
+                "--force-dummy-tokenizer",
+            ])
+            .args([
+                "--max-num-seqs",
+                "5",
+                "--time-to-first-token",
+                "50ms",
+                "--inter-token-latency",
+                "100ms",
+                "--mode",
+                "random",
+            ])
+            .args([
+                "--enable-kvcache",
+                "--kv-cache-size",
+                "64",
+                "--zmq-endpoint=",
+            ])
+            .env("POD_IP", "127.0.0.1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    poolpilot_tests::eventually(WAIT, "llm-d-inference-sim to answer", || {
+        let url = format!("{base}/health");
+        async move {
+            reqwest::get(url)
+                .await
+                .ok()
+                .filter(|r| r.status().is_success())
+        }
+    })
+    .await;
+    let pool = unique("llmd");
+    let mut run = Running::start(
+        vec![Pool {
+            name: pool.clone(),
+            namespace: String::new(),
+            engine: EngineChoice::Auto,
+            targets: vec![Target::Named {
+                url: format!("{base}/metrics"),
+                pod: "llmd-0".into(),
+            }],
+            dcgm: Vec::new(),
+        }],
+        Vec::new(),
+    )
+    .await;
+    let idle = until(&mut run.sub, "llm-d-inference-sim is up", |p| {
+        p.pod == "llmd-0" && p.signals.up
+    })
+    .await;
+    assert_eq!(idle.engine, "vllm");
+    let client = reqwest::Client::new();
+    let load: Vec<_> = (0..12)
+        .map(|_| {
+            client
+                .post(format!("{base}/v1/completions"))
+                .json(&json!({ "model": "meta-llama/Llama-3.1-8B-Instruct", "prompt": "hello ".repeat(40), "max_tokens": 60, "ignore_eos": true }))
+                .send()
+        })
+        .collect();
+    let load = tokio::spawn(futures::future::join_all(load));
+    let busy = until(&mut run.sub, "5 running and a queue", |p| {
+        p.pod == "llmd-0"
+            && p.signals.running_requests == Some(5.0)
+            && p.signals.queue_size.is_some_and(|q| q > 0.0)
+    })
+    .await;
+    assert!(
+        busy.signals.kv_cache_utilization.is_some_and(|kv| kv > 0.0),
+        "{busy:?}"
+    );
+    load.abort();
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_an_error_not_an_oom() {
+    let fleet = simulator::Fleet::start(simulator::Config {
+        servers: 1,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let url = format!("{}/metrics", fleet.pods()[0].url());
+    let small = Fetcher::new(Duration::from_secs(5), 1000).unwrap();
+    let err = small.fetch(&url).await.unwrap_err();
+    assert!(
+        matches!(err, FetchError::TooLarge { limit: 1000, .. }),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("target {url}: scrape: body exceeds 1000 bytes")
+    );
+    let missing = Fetcher::new(Duration::from_secs(5), 1 << 20)
+        .unwrap()
+        .fetch(&format!("{}/nope", fleet.pods()[0].url()))
+        .await
+        .unwrap_err();
+    assert_eq!(missing.kind(), "status");
+    fleet.shutdown().await;
+    let gone = Fetcher::new(Duration::from_secs(5), 1 << 20)
+        .unwrap()
+        .fetch(&url)
+        .await
+        .unwrap_err();
+    assert_eq!(gone.kind(), "transport");
+}

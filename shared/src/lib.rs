@@ -11,12 +11,15 @@
 //!   durations as Prometheus writes them.
 //! - [`telemetry`]: tracing set-up, the admin HTTP server, the shared metric registry.
 //! - [`hash`]: stable FNV-1a and chained prefix-block hashes.
+//! - `kube` (feature `kube`): a Kubernetes client from a kubeconfig or in-cluster.
 //! - [`shutdown`]: SIGTERM/SIGINT as a future.
 //! - [`Deps`]: what a service's `run` is handed besides its config.
 
 pub mod bus;
 pub mod config;
 pub mod hash;
+#[cfg(feature = "kube")]
+pub mod kube;
 pub mod shutdown;
 pub mod telemetry;
 pub mod wire;

@@ -44,6 +44,14 @@ struct Running {
 
 impl Running {
     async fn start(pools: Vec<Pool>, raw_allowlist: Vec<String>) -> Self {
+        Self::start_with(pools, raw_allowlist, None).await
+    }
+
+    async fn start_with(
+        pools: Vec<Pool>,
+        raw_allowlist: Vec<String>,
+        kubeconfig: Option<std::path::PathBuf>,
+    ) -> Self {
         let topics = Topics::new(format!("{}.", unique("it")));
         let config = KafkaConfig {
             brokers: infra().kafka_brokers.clone(),
@@ -70,6 +78,7 @@ impl Running {
             timeout: Duration::from_millis(100),
             raw_allowlist,
             pools,
+            kubeconfig,
             ..Config::default()
         };
         let stop = CancellationToken::new();
@@ -115,6 +124,7 @@ async fn simulated_servers_reach_the_samples_topic_over_kafka() {
                 .iter()
                 .map(|p| Target::Url(format!("{}/dcgm/metrics", p.url())))
                 .collect(),
+            kubernetes: None,
         }],
         vec!["vllm:generation_tokens_total".into()],
     )
@@ -278,6 +288,7 @@ async fn a_real_llm_d_inference_sim_reaches_the_samples_topic() {
                 pod: "llmd-0".into(),
             }],
             dcgm: Vec::new(),
+            kubernetes: None,
         }],
         Vec::new(),
     )
@@ -343,4 +354,102 @@ async fn a_body_over_the_limit_is_an_error_not_an_oom() {
         .await
         .unwrap_err();
     assert_eq!(gone.kind(), "transport");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_discovered_on_the_real_apiserver_come_and_go() {
+    use k8s_openapi::api::core::v1::{Namespace, Pod};
+    use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+
+    let _broker = kafka_shared().await;
+    let fleet = simulator::Fleet::start(simulator::Config {
+        servers: 1,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let port = fleet.pods()[0].addr.port();
+    let client = scraper_kube_client().await;
+    let ns = unique("disc");
+    let namespace: Namespace =
+        serde_json::from_value(json!({ "metadata": { "name": ns } })).unwrap();
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &namespace)
+        .await
+        .unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let pod = |name: &str, app: &str| -> Pod {
+        serde_json::from_value(json!({
+            "metadata": { "name": name, "labels": { "app": app } },
+            "spec": { "containers": [{ "name": "vllm", "image": "vllm/vllm-openai:latest" }] }
+        }))
+        .unwrap()
+    };
+    pods.create(&PostParams::default(), &pod("llama-0", "llama"))
+        .await
+        .unwrap();
+    pods.create(&PostParams::default(), &pod("other-0", "other"))
+        .await
+        .unwrap();
+
+    let pool = unique("pool");
+    let mut run = Running::start_with(
+        vec![Pool {
+            name: pool.clone(),
+            namespace: ns.clone(),
+            engine: EngineChoice::Auto,
+            targets: Vec::new(),
+            dcgm: Vec::new(),
+            kubernetes: Some(scraper::Discovery {
+                selector: [("app".to_owned(), "llama".to_owned())].into(),
+                target_ports: vec![port],
+                metrics_path: "/metrics".into(),
+            }),
+        }],
+        Vec::new(),
+        Some(infra().kubeconfig.clone()),
+    )
+    .await;
+
+    // Ready, with an IP: the pod becomes a target (its IP is loopback, where the simulator listens).
+    let ready = json!({ "status": { "phase": "Running", "podIP": "127.0.0.1",
+        "conditions": [{ "type": "Ready", "status": "True" }] } });
+    pods.patch_status("llama-0", &PatchParams::default(), &Patch::Merge(&ready))
+        .await
+        .unwrap();
+    pods.patch_status("other-0", &PatchParams::default(), &Patch::Merge(&ready))
+        .await
+        .unwrap();
+    let up = until(&mut run.sub, "llama-0 is scraped", |p| {
+        p.pod == "llama-0" && p.signals.up
+    })
+    .await;
+    assert_eq!(
+        (up.pool.as_str(), up.endpoint.clone(), up.namespace.as_str()),
+        (pool.as_str(), format!("127.0.0.1:{port}"), ns.as_str())
+    );
+    assert_eq!(up.engine, "vllm");
+
+    // Deleted: one last up=0, and no more samples for it.
+    pods.delete("llama-0", &DeleteParams::default())
+        .await
+        .unwrap();
+    until(&mut run.sub, "llama-0 is gone", |p| {
+        p.pod == "llama-0" && !p.signals.up
+    })
+    .await;
+    let unrelated = tokio::time::timeout(
+        Duration::from_secs(1),
+        until(&mut run.sub, "", |p| p.pod == "other-0"),
+    )
+    .await;
+    assert!(unrelated.is_err(), "a pod outside the selector was scraped");
+    run.stop().await;
+    fleet.shutdown().await;
+}
+
+async fn scraper_kube_client() -> kube::Client {
+    scaler::kube_client(Some(&infra().kubeconfig))
+        .await
+        .unwrap()
 }

@@ -16,7 +16,8 @@ use shared::Deps;
 use shared::config::Validated;
 
 pub use config::Config;
-pub use target::{ScaleClient, ScaleError, TargetRef, kube_client};
+pub use shared::kube::client as kube_client;
+pub use target::{ScaleClient, ScaleError, TargetRef};
 
 /// What stops the scaler.
 #[derive(Debug, thiserror::Error)]

@@ -2,13 +2,10 @@
 //! resource), found through discovery so the plural is the API server's own. Errors
 //! say which object and verb, and tell a 403 (RBAC) and a 409 (conflict) apart.
 
-use std::path::Path;
-
 use k8s_openapi::api::autoscaling::v1::Scale;
+use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersionKind;
-use kube::{Client, Config};
 
 /// What to scale: `scaleTargetRef` plus namespace.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,41 +70,8 @@ pub enum ScaleError {
         source: kube::Error,
     },
     /// The kubeconfig could not be used.
-    #[error("kubeconfig {path}: {message}")]
-    Config {
-        /// The file, or `in-cluster`.
-        path: String,
-        /// Why.
-        message: String,
-    },
-}
-
-/// A client from `kubeconfig`, or the in-cluster / `$KUBECONFIG` default.
-pub async fn kube_client(kubeconfig: Option<&Path>) -> Result<Client, ScaleError> {
-    let (path, config) = match kubeconfig {
-        Some(p) => {
-            let err = |message: String| ScaleError::Config {
-                path: p.display().to_string(),
-                message,
-            };
-            let kc = Kubeconfig::read_from(p).map_err(|e| err(e.to_string()))?;
-            let c = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-                .await
-                .map_err(|e| err(e.to_string()))?;
-            (p.display().to_string(), c)
-        }
-        None => (
-            "in-cluster".to_owned(),
-            Config::infer().await.map_err(|e| ScaleError::Config {
-                path: "in-cluster".into(),
-                message: e.to_string(),
-            })?,
-        ),
-    };
-    Client::try_from(config).map_err(|e| ScaleError::Config {
-        path,
-        message: e.to_string(),
-    })
+    #[error(transparent)]
+    Config(#[from] shared::kube::KubeConfigError),
 }
 
 /// Reads and patches `/scale` of one target.

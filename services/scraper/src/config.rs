@@ -1,5 +1,7 @@
 //! The `scraper:` section of `poolpilot.yaml`.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use regex::Regex;
@@ -25,6 +27,8 @@ pub struct Config {
     pub raw_allowlist: Vec<String>,
     /// The pools and their targets.
     pub pools: Vec<Pool>,
+    /// A kubeconfig for discovery; without it, in-cluster config or `$KUBECONFIG`.
+    pub kubeconfig: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -36,6 +40,7 @@ impl Default for Config {
             max_body_bytes: 10 << 20,
             raw_allowlist: Vec::new(),
             pools: Vec::new(),
+            kubeconfig: None,
         }
     }
 }
@@ -58,10 +63,31 @@ pub struct Pool {
     /// DCGM-exporter `/metrics` URLs; their series join to pods by `pod`/`namespace`.
     #[serde(default)]
     pub dcgm: Vec<Target>,
+    /// Discover targets from Pods in `namespace`, as an InferencePool selects them.
+    #[serde(default)]
+    pub kubernetes: Option<Discovery>,
+}
+
+/// An InferencePool's `spec.selector` and `spec.targetPorts`: ready Pods with these
+/// labels in the pool's namespace are scraped on these ports.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Discovery {
+    /// Labels every selected Pod has (`matchLabels`).
+    pub selector: BTreeMap<String, String>,
+    /// Ports to scrape on each Pod.
+    pub target_ports: Vec<u16>,
+    /// The metrics path on each port.
+    #[serde(default = "default_metrics_path")]
+    pub metrics_path: String,
+}
+
+fn default_metrics_path() -> String {
+    "/metrics".to_owned()
 }
 
 /// A target: a URL, or a URL with the pod name DCGM series use for it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Target {
     /// Just the URL; the pod is named by its `host:port`.
@@ -148,6 +174,32 @@ impl Validate for Config {
             let at = index(&join(path, "pools"), i);
             if pool.name.is_empty() {
                 problems.push(join(&at, "name"), "must not be empty");
+            }
+            if let Some(d) = &pool.kubernetes {
+                if pool.namespace.is_empty() {
+                    problems.push(
+                        join(&at, "namespace"),
+                        "must name the namespace to discover Pods in",
+                    );
+                }
+                if d.selector.is_empty() {
+                    problems.push(
+                        join(&at, "kubernetes.selector"),
+                        "must have at least one label: an empty selector matches every Pod",
+                    );
+                }
+                if d.target_ports.is_empty() {
+                    problems.push(
+                        join(&at, "kubernetes.target_ports"),
+                        "must list at least one port",
+                    );
+                }
+                if !d.metrics_path.starts_with('/') {
+                    problems.push(
+                        join(&at, "kubernetes.metrics_path"),
+                        format!("`{}` must start with /", d.metrics_path),
+                    );
+                }
             }
             for (field, targets) in [("targets", &pool.targets), ("dcgm", &pool.dcgm)] {
                 for (j, t) in targets.iter().enumerate() {

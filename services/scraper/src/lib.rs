@@ -7,14 +7,19 @@
 //! - `parse/`: our zero-copy Prometheus text and OpenMetrics parser.
 //! - `engine.rs`: the pure mapping from a parsed scrape to [`shared::wire::Signals`].
 //! - `fetch.rs`: one HTTP scrape with timeout, gzip and a body limit.
-//! - `task.rs`: the scrape loops and publishing.
+//! - `task.rs`: one target's scrape loop and publishing.
+//! - `loops.rs`: the running loops, reconciled against each pool's targets.
+//! - `discovery.rs`: Pods selected as an InferencePool selects them, watched.
 //! - `events.rs`: what the loops log and count.
 //! - `tests.rs`: the mapping on the real captures.
 
 mod config;
+mod discovery;
 pub mod engine;
 mod events;
 mod fetch;
+mod loops;
+pub mod otlp;
 pub mod parse;
 mod task;
 
@@ -27,10 +32,10 @@ use std::sync::Arc;
 use shared::Deps;
 use shared::config::Validated;
 use shared::wire::Topic;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{Config, EngineChoice, Pool, Target};
+pub use config::{Config, Discovery, EngineChoice, Pool, Target};
+pub use discovery::targets_of;
 pub use fetch::{FetchError, Fetcher};
 
 /// What stops the scraper.
@@ -45,6 +50,9 @@ pub enum Error {
     /// The allow-list does not compile (validation catches this first).
     #[error("scraper.raw_allowlist: {0}")]
     Allowlist(#[from] regex::Error),
+    /// Discovery needs a Kubernetes client and none could be made.
+    #[error(transparent)]
+    Kube(#[from] shared::kube::KubeConfigError),
 }
 
 /// Runs the scraper until `shutdown` resolves.
@@ -63,28 +71,49 @@ pub async fn run(
         limit: tokio::sync::Semaphore::new(config.concurrency),
         interval: config.interval,
         metrics: events::ScraperMetrics::register(&deps.metrics),
+        members: Default::default(),
     });
     let stop = CancellationToken::new();
-    let mut loops = JoinSet::new();
-    for pool in config.pools {
-        let pool = Arc::new(pool);
-        for t in pool.targets.clone() {
-            loops.spawn(task::model_server(
-                ctx.clone(),
-                pool.clone(),
-                t,
-                stop.clone(),
-            ));
-        }
-        for t in pool.dcgm.clone() {
-            loops.spawn(task::dcgm(ctx.clone(), pool.clone(), t, stop.clone()));
+    let pools: Vec<Arc<Pool>> = config.pools.into_iter().map(Arc::new).collect();
+    let mut loops = loops::Loops::new(ctx, pools.clone(), &stop);
+    let (tx, mut changes) = tokio::sync::mpsc::unbounded_channel();
+    let discovered: Vec<_> = pools
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.kubernetes.is_some())
+        .collect();
+    let client = match discovered.is_empty() {
+        true => None,
+        false => Some(shared::kube::client(config.kubeconfig.as_deref()).await?),
+    };
+    for (i, pool) in pools.iter().enumerate() {
+        match (&pool.kubernetes, &client) {
+            (Some(d), Some(client)) => {
+                let watch = discovery::watch(
+                    client.clone(),
+                    pool.namespace.clone(),
+                    d.clone(),
+                    i,
+                    tx.clone(),
+                    stop.child_token(),
+                );
+                tokio::spawn(watch);
+            }
+            _ => loops.reconcile(i, pool.targets.clone(), &stop),
         }
     }
+    drop(tx);
     deps.health.component("scraper").set(true);
-    tracing::info!(targets = loops.len(), interval = ?config.interval, "Scraper started.");
-    shutdown.await;
+    tracing::info!(static_targets = loops.running(), discovered_pools = discovered.len(), interval = ?config.interval, "Scraper started.");
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            Some((i, targets)) = changes.recv() => loops.reconcile(i, targets, &stop),
+        }
+    }
     stop.cancel();
-    while loops.join_next().await.is_some() {}
+    loops.join().await;
     tracing::info!("Scraper stopped.");
     Ok(())
 }

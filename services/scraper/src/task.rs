@@ -3,8 +3,9 @@
 //! concurrency limit. Each scrape is published to `samples.v1` at once; a failed one
 //! as `up=0`, so consumers drop the pod without waiting for freshness to run out.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -39,6 +40,23 @@ pub struct Ctx {
     pub interval: Duration,
     /// Counters.
     pub metrics: ScraperMetrics,
+    /// Each pool's current model-server targets, for the DCGM join.
+    pub members: Mutex<HashMap<String, Vec<Target>>>,
+}
+
+impl Ctx {
+    /// Records `pool`'s current targets.
+    pub fn set_members(&self, pool: &str, targets: Vec<Target>) {
+        self.members
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(pool.to_owned(), targets);
+    }
+
+    fn members(&self, pool: &str) -> Vec<Target> {
+        let members = self.members.lock().unwrap_or_else(|e| e.into_inner());
+        members.get(pool).cloned().unwrap_or_default()
+    }
 }
 
 #[allow(clippy::disallowed_methods)] // the shell stamps each scrape with the wall clock
@@ -147,6 +165,21 @@ async fn scrape_model_server(ctx: &Ctx, pool: &Pool, target: &Target) {
     publish(ctx, pod).await;
 }
 
+/// One last `up=0` for a target that is no longer in its pool.
+pub async fn gone(ctx: Arc<Ctx>, pool: Arc<Pool>, target: Target) {
+    let pod = PodSamples {
+        pool: pool.name.clone(),
+        pod: target.pod(),
+        namespace: pool.namespace.clone(),
+        endpoint: target.endpoint(),
+        engine: String::new(),
+        time: wall_now(),
+        signals: Signals::default(),
+        raw: Vec::new(),
+    };
+    publish(&ctx, pod).await;
+}
+
 /// Scrapes one DCGM exporter until `stop`, publishing each pod's GPU series as a
 /// message with engine `dcgm`: raw series only, no canonical signals (consumers take
 /// those from the model server's own messages).
@@ -180,7 +213,7 @@ async fn scrape_dcgm(ctx: &Ctx, pool: &Pool, target: &Target) {
         url,
     }
     .emit(&ctx.metrics);
-    for t in &pool.targets {
+    for t in ctx.members(&pool.name) {
         let name = t.pod();
         let mine: Vec<_> = engine::dcgm_for(&scrape.samples, &name, &pool.namespace)
             .copied()

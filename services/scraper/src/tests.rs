@@ -160,3 +160,54 @@ fn the_allowlist_forwards_raw_series_with_their_kind() {
         "anchored"
     );
 }
+
+#[test]
+fn only_ready_pods_with_an_ip_are_targets() {
+    use k8s_openapi::api::core::v1::Pod;
+
+    use crate::config::{Discovery, Target};
+    use crate::discovery::targets_of;
+
+    let d = Discovery {
+        selector: [("app".to_owned(), "llama".to_owned())].into(),
+        target_ports: vec![8000],
+        metrics_path: "/metrics".into(),
+    };
+    let pod = |status: serde_json::Value, deleting: bool| -> Pod {
+        let mut meta = serde_json::json!({ "name": "llama-0" });
+        if deleting {
+            meta["deletionTimestamp"] = "2026-11-28T00:00:00Z".into();
+        }
+        serde_json::from_value(serde_json::json!({ "metadata": meta, "status": status })).unwrap()
+    };
+    let ready = serde_json::json!({ "podIP": "10.0.0.7", "conditions": [{ "type": "Ready", "status": "True" }] });
+    assert_eq!(
+        targets_of(&pod(ready.clone(), false), &d),
+        [Target::Named {
+            url: "http://10.0.0.7:8000/metrics".into(),
+            pod: "llama-0".into()
+        }]
+    );
+    assert!(
+        targets_of(&pod(ready.clone(), true), &d).is_empty(),
+        "terminating"
+    );
+    let unready = serde_json::json!({ "podIP": "10.0.0.7", "conditions": [{ "type": "Ready", "status": "False" }] });
+    assert!(targets_of(&pod(unready, false), &d).is_empty(), "not ready");
+    let no_ip = serde_json::json!({ "conditions": [{ "type": "Ready", "status": "True" }] });
+    assert!(targets_of(&pod(no_ip, false), &d).is_empty(), "no IP yet");
+    let two = Discovery {
+        target_ports: vec![8000, 8001],
+        ..d.clone()
+    };
+    let pods: Vec<_> = targets_of(&pod(ready, false), &two)
+        .iter()
+        .map(Target::pod)
+        .collect();
+    assert_eq!(pods, ["llama-0:8000", "llama-0:8001"]);
+    let v6 = serde_json::json!({ "podIP": "fd00::7", "conditions": [{ "type": "Ready", "status": "True" }] });
+    assert_eq!(
+        targets_of(&pod(v6, false), &d)[0].url(),
+        "http://[fd00::7]:8000/metrics"
+    );
+}

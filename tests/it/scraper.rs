@@ -403,6 +403,7 @@ async fn pods_discovered_on_the_real_apiserver_come_and_go() {
             kubernetes: Some(scraper::Discovery {
                 selector: [("app".to_owned(), "llama".to_owned())].into(),
                 target_ports: vec![port],
+                inference_pool: None,
                 metrics_path: "/metrics".into(),
             }),
         }],
@@ -452,4 +453,125 @@ async fn scraper_kube_client() -> kube::Client {
     scaler::kube_client(Some(&infra().kubeconfig))
         .await
         .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_inference_pool_object_is_followed() {
+    use k8s_openapi::api::core::v1::{Namespace, Pod};
+    use kube::api::{
+        Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
+    };
+
+    let _broker = kafka_shared().await;
+    let fleet = simulator::Fleet::start(simulator::Config {
+        servers: 1,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let port = fleet.pods()[0].addr.port();
+    let client = scraper_kube_client().await;
+
+    // The InferencePool CRD, as a cluster with the Gateway API Inference Extension has it.
+    let crd: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": { "name": "inferencepools.inference.networking.k8s.io",
+            "annotations": { "api-approved.kubernetes.io": "https://github.com/kubernetes-sigs/gateway-api-inference-extension/pull/1173" } },
+        "spec": { "group": "inference.networking.k8s.io", "scope": "Namespaced",
+            "names": { "plural": "inferencepools", "singular": "inferencepool", "kind": "InferencePool", "listKind": "InferencePoolList" },
+            "versions": [{ "name": "v1", "served": true, "storage": true,
+                "schema": { "openAPIV3Schema": { "type": "object", "x-kubernetes-preserve-unknown-fields": true } } }] }
+    }))
+    .unwrap();
+    let crds_gvk = GroupVersionKind::gvk("apiextensions.k8s.io", "v1", "CustomResourceDefinition");
+    let crds: Api<DynamicObject> = Api::all_with(client.clone(), &ApiResource::from_gvk(&crds_gvk));
+    match crds.create(&PostParams::default(), &crd).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 409 => {}
+        Err(e) => panic!("creating the CRD: {e}"),
+    }
+
+    let ns = unique("ipool");
+    let namespace: Namespace =
+        serde_json::from_value(json!({ "metadata": { "name": ns } })).unwrap();
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &namespace)
+        .await
+        .unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let ready = json!({ "status": { "phase": "Running", "podIP": "127.0.0.1", "conditions": [{ "type": "Ready", "status": "True" }] } });
+    for (name, app) in [("llama-0", "llama"), ("other-0", "other")] {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": { "name": name, "labels": { "app": app } },
+            "spec": { "containers": [{ "name": "vllm", "image": "vllm/vllm-openai:latest" }] }
+        }))
+        .unwrap();
+        pods.create(&PostParams::default(), &pod).await.unwrap();
+        pods.patch_status(name, &PatchParams::default(), &Patch::Merge(&ready))
+            .await
+            .unwrap();
+    }
+    let gvk = GroupVersionKind::gvk("inference.networking.k8s.io", "v1", "InferencePool");
+    let pools: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        &ns,
+        &ApiResource::from_gvk_with_plural(&gvk, "inferencepools"),
+    );
+    let pool_object: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "inference.networking.k8s.io/v1", "kind": "InferencePool",
+        "metadata": { "name": "llama" },
+        "spec": { "selector": { "matchLabels": { "app": "llama" } }, "targetPorts": [{ "number": port }],
+                  "endpointPickerRef": { "name": "epp" } }
+    }))
+    .unwrap();
+    poolpilot_tests::eventually(WAIT, "the InferencePool CRD to serve", || {
+        let (pools, pool_object) = (pools.clone(), pool_object.clone());
+        async move {
+            pools
+                .create(&PostParams::default(), &pool_object)
+                .await
+                .ok()
+        }
+    })
+    .await;
+
+    let mut run = Running::start_with(
+        vec![Pool {
+            name: unique("pool"),
+            namespace: ns.clone(),
+            engine: EngineChoice::Auto,
+            targets: Vec::new(),
+            dcgm: Vec::new(),
+            kubernetes: Some(scraper::Discovery {
+                selector: Default::default(),
+                target_ports: Vec::new(),
+                inference_pool: Some("llama".into()),
+                metrics_path: "/metrics".into(),
+            }),
+        }],
+        Vec::new(),
+        Some(infra().kubeconfig.clone()),
+    )
+    .await;
+    until(&mut run.sub, "llama-0 is scraped", |p| {
+        p.pod == "llama-0" && p.signals.up
+    })
+    .await;
+
+    // The pool's selector changes: its members change with it.
+    let moved = json!({ "spec": { "selector": { "matchLabels": { "app": "other" } } } });
+    pools
+        .patch("llama", &PatchParams::default(), &Patch::Merge(&moved))
+        .await
+        .unwrap();
+    until(&mut run.sub, "llama-0 leaves", |p| {
+        p.pod == "llama-0" && !p.signals.up
+    })
+    .await;
+    until(&mut run.sub, "other-0 joins", |p| {
+        p.pod == "other-0" && p.signals.up
+    })
+    .await;
+    run.stop().await;
+    fleet.shutdown().await;
 }

@@ -182,3 +182,30 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> std::io::Result
         .unwrap_or_default();
     Ok(Response { status, body })
 }
+
+/// `/proc/<pid>/task/<tid>` of the calling thread, for [`thread_cpu`] (benchmarks).
+pub fn this_thread_task() -> String {
+    std::fs::read_link("/proc/thread-self")
+        .map(|p| format!("/proc/{}", p.display()))
+        .unwrap_or_default()
+}
+
+/// CPU seconds a thread has used so far, from its `/proc/…/task/<tid>/stat` (user +
+/// system, in clock ticks of 1/100 s). Benchmarks use it to say how much of one core a
+/// component pinned to one thread needs.
+pub fn thread_cpu(task: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("{task}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (tick(11) + tick(12)) / 100.0
+}

@@ -8,6 +8,8 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use shared::config::{Problems, Validate, duration, index, join};
 
+use crate::otlp::OtlpConfig;
+
 /// What to scrape, how often, and what to keep.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -29,6 +31,8 @@ pub struct Config {
     pub pools: Vec<Pool>,
     /// A kubeconfig for discovery; without it, in-cluster config or `$KUBECONFIG`.
     pub kubeconfig: Option<PathBuf>,
+    /// The OTLP metrics receiver (off by default).
+    pub otlp: OtlpConfig,
 }
 
 impl Default for Config {
@@ -41,6 +45,7 @@ impl Default for Config {
             raw_allowlist: Vec::new(),
             pools: Vec::new(),
             kubeconfig: None,
+            otlp: OtlpConfig::default(),
         }
     }
 }
@@ -68,15 +73,22 @@ pub struct Pool {
     pub kubernetes: Option<Discovery>,
 }
 
-/// An InferencePool's `spec.selector` and `spec.targetPorts`: ready Pods with these
-/// labels in the pool's namespace are scraped on these ports.
+/// Which Pods a pool has, as an InferencePool says it: ready Pods with the selector's
+/// labels in the pool's namespace, scraped on the target ports. Either written here,
+/// or read (and followed) from a real `InferencePool` object.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Discovery {
     /// Labels every selected Pod has (`matchLabels`).
+    #[serde(default)]
     pub selector: BTreeMap<String, String>,
     /// Ports to scrape on each Pod.
+    #[serde(default)]
     pub target_ports: Vec<u16>,
+    /// Take selector and ports from this `InferencePool`
+    /// (`inference.networking.k8s.io/v1`) in the pool's namespace, following changes.
+    #[serde(default)]
+    pub inference_pool: Option<String>,
     /// The metrics path on each port.
     #[serde(default = "default_metrics_path")]
     pub metrics_path: String,
@@ -162,6 +174,7 @@ impl Validate for Config {
         if self.max_body_bytes == 0 {
             problems.push(join(path, "max_body_bytes"), "must be above 0");
         }
+        self.otlp.validate(&join(path, "otlp"), problems);
         for (i, r) in self.raw_allowlist.iter().enumerate() {
             if let Err(e) = Regex::new(r) {
                 problems.push(
@@ -182,17 +195,26 @@ impl Validate for Config {
                         "must name the namespace to discover Pods in",
                     );
                 }
-                if d.selector.is_empty() {
-                    problems.push(
-                        join(&at, "kubernetes.selector"),
-                        "must have at least one label: an empty selector matches every Pod",
-                    );
-                }
-                if d.target_ports.is_empty() {
-                    problems.push(
-                        join(&at, "kubernetes.target_ports"),
-                        "must list at least one port",
-                    );
+                match &d.inference_pool {
+                    Some(name) if name.is_empty() => {
+                        problems.push(join(&at, "kubernetes.inference_pool"), "must not be empty");
+                    }
+                    Some(_) if !d.selector.is_empty() || !d.target_ports.is_empty() => problems.push(
+                        join(&at, "kubernetes.inference_pool"),
+                        "comes with its own selector and target ports: leave selector and target_ports out",
+                    ),
+                    Some(_) => {}
+                    None => {
+                        if d.selector.is_empty() {
+                            problems.push(
+                                join(&at, "kubernetes.selector"),
+                                "must have at least one label: an empty selector matches every Pod",
+                            );
+                        }
+                        if d.target_ports.is_empty() {
+                            problems.push(join(&at, "kubernetes.target_ports"), "must list at least one port");
+                        }
+                    }
                 }
                 if !d.metrics_path.starts_with('/') {
                     problems.push(

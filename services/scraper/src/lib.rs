@@ -10,6 +10,7 @@
 //! - `task.rs`: one target's scrape loop and publishing.
 //! - `loops.rs`: the running loops, reconciled against each pool's targets.
 //! - `discovery.rs`: Pods selected as an InferencePool selects them, watched.
+//! - `otlp/`: the OTLP metrics receiver (gRPC 4317, HTTP/protobuf 4318).
 //! - `events.rs`: what the loops log and count.
 //! - `tests.rs`: the mapping on the real captures.
 
@@ -53,6 +54,9 @@ pub enum Error {
     /// Discovery needs a Kubernetes client and none could be made.
     #[error(transparent)]
     Kube(#[from] shared::kube::KubeConfigError),
+    /// The OTLP receiver could not bind.
+    #[error(transparent)]
+    Otlp(#[from] otlp::OtlpError),
 }
 
 /// Runs the scraper until `shutdown` resolves.
@@ -89,7 +93,7 @@ pub async fn run(
     for (i, pool) in pools.iter().enumerate() {
         match (&pool.kubernetes, &client) {
             (Some(d), Some(client)) => {
-                let watch = discovery::watch(
+                let watch = discovery::follow(
                     client.clone(),
                     pool.namespace.clone(),
                     d.clone(),
@@ -103,6 +107,16 @@ pub async fn run(
         }
     }
     drop(tx);
+    if config.otlp.enabled {
+        let server = otlp::OtlpServer::bind(config.otlp.clone(), &deps).await?;
+        tracing::info!(grpc = %server.grpc_addr(), http = %server.http_addr(), "OTLP receiver listening.");
+        let otlp_stop = stop.child_token().cancelled_owned();
+        tokio::spawn(async move {
+            if let Err(e) = server.run(otlp_stop).await {
+                tracing::error!(error = %e, "OTLP receiver stopped.");
+            }
+        });
+    }
     deps.health.component("scraper").set(true);
     tracing::info!(static_targets = loops.running(), discovered_pools = discovered.len(), interval = ?config.interval, "Scraper started.");
     tokio::pin!(shutdown);

@@ -14,6 +14,7 @@
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use poolpilot_tests::{this_thread_task, thread_cpu};
 use simulator::load::{LoadArgs, run};
 use simulator::{Config, Engine, Fleet, Output, ServerSpec, Submit};
 
@@ -61,20 +62,6 @@ fn engine_only() -> f64 {
     horizon.as_secs_f64() / start.elapsed().as_secs_f64()
 }
 
-/// CPU seconds used so far by the thread whose /proc task path is `task`.
-fn thread_cpu(task: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("{task}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0.0)
-        + fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0.0);
-    ticks / 100.0
-}
-
 fn main() {
     let args = Args::parse();
     println!(
@@ -97,9 +84,7 @@ fn main() {
             })
             .await
             .unwrap();
-            let task = std::fs::read_link("/proc/thread-self")
-                .map(|p| format!("/proc/{}", p.display()))
-                .unwrap_or_default();
+            let task = this_thread_task();
             tx.send((fleet.pods(), task)).unwrap();
             std::future::pending::<()>().await;
         });

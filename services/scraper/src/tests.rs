@@ -171,6 +171,7 @@ fn only_ready_pods_with_an_ip_are_targets() {
     let d = Discovery {
         selector: [("app".to_owned(), "llama".to_owned())].into(),
         target_ports: vec![8000],
+        inference_pool: None,
         metrics_path: "/metrics".into(),
     };
     let pod = |status: serde_json::Value, deleting: bool| -> Pod {
@@ -209,5 +210,43 @@ fn only_ready_pods_with_an_ip_are_targets() {
     assert_eq!(
         targets_of(&pod(v6, false), &d)[0].url(),
         "http://[fd00::7]:8000/metrics"
+    );
+}
+
+#[test]
+fn an_inference_pool_objects_spec_gives_selector_and_ports() {
+    use kube::api::DynamicObject;
+
+    use crate::config::Discovery;
+    use crate::discovery::pool_spec;
+
+    let d = Discovery {
+        selector: Default::default(),
+        target_ports: Vec::new(),
+        inference_pool: Some("llama".into()),
+        metrics_path: "/metrics".into(),
+    };
+    let object: DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "inference.networking.k8s.io/v1", "kind": "InferencePool",
+        "metadata": { "name": "llama" },
+        "spec": { "selector": { "matchLabels": { "app": "llama" } }, "targetPorts": [{ "number": 8000 }],
+                  "endpointPickerRef": { "name": "epp" } }
+    }))
+    .unwrap();
+    let spec = pool_spec(&object, &d).unwrap();
+    assert_eq!(
+        spec.selector,
+        [("app".to_owned(), "llama".to_owned())].into()
+    );
+    assert_eq!(spec.target_ports, [8000]);
+    let empty: DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "inference.networking.k8s.io/v1", "kind": "InferencePool",
+        "metadata": { "name": "llama" }, "spec": { "targetPorts": [{ "number": 8000 }] }
+    }))
+    .unwrap();
+    assert_eq!(
+        pool_spec(&empty, &d),
+        None,
+        "no selector: no members, never every Pod"
     );
 }

@@ -52,35 +52,37 @@ impl Running {
         raw_allowlist: Vec<String>,
         kubeconfig: Option<std::path::PathBuf>,
     ) -> Self {
-        let topics = Topics::new(format!("{}.", unique("it")));
-        let config = KafkaConfig {
-            brokers: infra().kafka_brokers.clone(),
-            ..Default::default()
-        };
-        let bus = std::sync::Arc::new(KafkaBus::new(&config).unwrap());
-        let samples = topics.name(Topic::Samples);
-        shared::bus::Bus::ensure_topics(
-            &*bus,
-            &[TopicSpec {
-                name: samples.clone(),
-                partitions: 4,
-            }],
-        )
-        .await
-        .unwrap();
-        let deps = Deps::new(bus.clone(), topics);
-        let sub = Typed::new(
-            shared::bus::Bus::subscribe(&*bus, Subscribe::new(unique("g"), [samples])).unwrap(),
-            deps.bus_metrics.clone(),
-        );
-        let config = Config {
+        Self::start_config(Config {
             interval: Duration::from_millis(100),
             timeout: Duration::from_millis(100),
             raw_allowlist,
             pools,
             kubeconfig,
             ..Config::default()
+        })
+        .await
+    }
+
+    async fn start_config(config: Config) -> Self {
+        let topics = Topics::new(format!("{}.", unique("it")));
+        let kafka = KafkaConfig {
+            brokers: infra().kafka_brokers.clone(),
+            ..Default::default()
         };
+        let bus = std::sync::Arc::new(KafkaBus::new(&kafka).unwrap());
+        let samples = topics.name(Topic::Samples);
+        let spec = TopicSpec {
+            name: samples.clone(),
+            partitions: 4,
+        };
+        shared::bus::Bus::ensure_topics(&*bus, &[spec])
+            .await
+            .unwrap();
+        let deps = Deps::new(bus.clone(), topics);
+        let sub = Typed::new(
+            shared::bus::Bus::subscribe(&*bus, Subscribe::new(unique("g"), [samples])).unwrap(),
+            deps.bus_metrics.clone(),
+        );
         let stop = CancellationToken::new();
         let task = tokio::spawn(scraper::run(
             validate(config).unwrap(),
@@ -574,4 +576,89 @@ async fn a_real_inference_pool_object_is_followed() {
     .await;
     run.stop().await;
     fleet.shutdown().await;
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_pushed_over_http_reaches_the_samples_topic_over_kafka() {
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use prost::Message;
+    use shared::wire::{LoraInfo, RawKind, RawSample, Signals, encode_batch};
+
+    let _broker = kafka_shared().await;
+    let pool = unique("otlp");
+    let (grpc, http) = (free_port(), free_port());
+    let mut config = Config::default();
+    config.otlp.enabled = true;
+    config.otlp.grpc_listen = format!("127.0.0.1:{grpc}").parse().unwrap();
+    config.otlp.http_listen = format!("127.0.0.1:{http}").parse().unwrap();
+    let mut run = Running::start_config(config).await;
+
+    // A body as an OTLP exporter would send it: our own encoding is OTLP, so build one.
+    let pushed = PodSamples {
+        pool: pool.clone(),
+        pod: "p-0".into(),
+        namespace: "models".into(),
+        endpoint: String::new(),
+        engine: String::new(),
+        time: std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+        signals: Signals {
+            up: true,
+            lora: Some(LoraInfo::default()),
+            ..Default::default()
+        },
+        raw: vec![RawSample {
+            name: "gpu_temp_celsius".into(),
+            labels: vec![],
+            kind: RawKind::Gauge,
+            value: 61.0,
+        }],
+    };
+    let body = encode_batch(std::slice::from_ref(&pushed));
+    assert!(ExportMetricsServiceRequest::decode(&body[..]).is_ok());
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{http}/v1/metrics");
+    let response = poolpilot_tests::eventually(WAIT, "the OTLP receiver to accept", || {
+        let (client, url, body) = (client.clone(), url.clone(), body.clone());
+        async move {
+            let r = client
+                .post(url)
+                .header("content-type", "application/x-protobuf")
+                .body(body)
+                .send()
+                .await
+                .ok()?;
+            (r.status() == 200).then_some(r)
+        }
+    })
+    .await;
+    assert_eq!(response.headers()["content-type"], "application/x-protobuf");
+    let garbage = client
+        .post(&url)
+        .header("content-type", "application/x-protobuf")
+        .body("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), 400);
+    let arrived = until(&mut run.sub, "the pushed pod arrives", |p| p.pool == pool).await;
+    assert_eq!(
+        (arrived.pod.as_str(), arrived.namespace.as_str()),
+        ("p-0", "models")
+    );
+    assert!(
+        arrived
+            .raw
+            .iter()
+            .any(|r| r.name == "gpu_temp_celsius" && r.value == 61.0),
+        "{arrived:?}"
+    );
+    run.stop().await;
 }

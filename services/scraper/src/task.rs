@@ -107,6 +107,20 @@ async fn publish(ctx: &Ctx, pod: PodSamples) {
     }
 }
 
+/// A sample of `target` that knows nothing yet: `up=0`, no signals, no series.
+fn unknown(pool: &Pool, target: &Target, time: SystemTime) -> PodSamples {
+    PodSamples {
+        pool: pool.name.clone(),
+        pod: target.pod(),
+        namespace: pool.namespace.clone(),
+        endpoint: target.endpoint(),
+        engine: String::new(),
+        time,
+        signals: Signals::default(),
+        raw: Vec::new(),
+    }
+}
+
 /// Scrapes one model server until `stop`.
 pub async fn model_server(ctx: Arc<Ctx>, pool: Arc<Pool>, target: Target, stop: CancellationToken) {
     every_tick(&ctx, target.url(), &stop, || {
@@ -119,16 +133,7 @@ async fn scrape_model_server(ctx: &Ctx, pool: &Pool, target: &Target) {
     let url = target.url();
     let time = wall_now();
     let started = Instant::now();
-    let mut pod = PodSamples {
-        pool: pool.name.clone(),
-        pod: target.pod(),
-        namespace: pool.namespace.clone(),
-        endpoint: target.endpoint(),
-        engine: String::new(),
-        time,
-        signals: Signals::default(),
-        raw: Vec::new(),
-    };
+    let mut pod = unknown(pool, target, time);
     match ctx.fetcher.fetch(url).await {
         Ok(body) => {
             let scrape = parse_all(&body);
@@ -167,17 +172,7 @@ async fn scrape_model_server(ctx: &Ctx, pool: &Pool, target: &Target) {
 
 /// One last `up=0` for a target that is no longer in its pool.
 pub async fn gone(ctx: Arc<Ctx>, pool: Arc<Pool>, target: Target) {
-    let pod = PodSamples {
-        pool: pool.name.clone(),
-        pod: target.pod(),
-        namespace: pool.namespace.clone(),
-        endpoint: target.endpoint(),
-        engine: String::new(),
-        time: wall_now(),
-        signals: Signals::default(),
-        raw: Vec::new(),
-    };
-    publish(&ctx, pod).await;
+    publish(&ctx, unknown(&pool, &target, wall_now())).await;
 }
 
 /// Scrapes one DCGM exporter until `stop`, publishing each pod's GPU series as a
@@ -222,17 +217,13 @@ async fn scrape_dcgm(ctx: &Ctx, pool: &Pool, target: &Target) {
             continue;
         }
         let pod = PodSamples {
-            pool: pool.name.clone(),
-            pod: name,
-            namespace: pool.namespace.clone(),
-            endpoint: t.endpoint(),
             engine: "dcgm".into(),
-            time,
             signals: Signals {
                 up: true,
                 ..Signals::default()
             },
             raw: engine::raw(&mine, &ctx.dcgm),
+            ..unknown(pool, &t, time)
         };
         publish(ctx, pod).await;
     }

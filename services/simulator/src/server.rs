@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::ServerSpec;
 use crate::engine::{Engine, Output, Submit};
 use crate::metrics::{self, PodLabels};
-use crate::openai::{Api, ApiError, ChatRequest, CompletionRequest, Head, text_of};
+use crate::openai::{Api, ApiError, ChatRequest, CompletionRequest, Head, StreamOptions, text_of};
 use crate::tokens;
 
 /// Completion length when the client sets none: 16 for completions (vLLM's
@@ -190,56 +190,84 @@ fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
 }
 
-async fn completions(State(pod): State<Arc<Pod>>, body: Bytes) -> Response {
-    let job = (|| -> Result<Job, ApiError> {
-        let req: CompletionRequest = parse(&body)?;
-        let prompt = text_of(&req.prompt)
-            .ok_or_else(|| ApiError::bad_request("prompt must be a string or a list of strings"))?;
-        let (max_tokens, stops) = limit(req.max_tokens, DEFAULT_COMPLETION_TOKENS)?;
+impl Job {
+    /// The job for a parsed request: the model checked, the limit defaulted.
+    #[allow(clippy::too_many_arguments)] // one call per API, each field named there
+    fn new(
+        api: Api,
+        pod: &Pod,
+        model: Option<String>,
+        prompt: String,
+        max_tokens: Option<u32>,
+        default_tokens: u32,
+        stream: bool,
+        stream_options: Option<StreamOptions>,
+    ) -> Result<Self, ApiError> {
+        let (max_tokens, stops) = limit(max_tokens, default_tokens)?;
         Ok(Job {
-            api: Api::Completions,
-            model: check_model(lock(&pod.engine).spec(), req.model)?,
+            api,
+            model: check_model(lock(&pod.engine).spec(), model)?,
             prompt,
             max_tokens,
             stops,
-            stream: req.stream,
-            include_usage: req.stream_options.is_some_and(|o| o.include_usage),
+            stream,
+            include_usage: stream_options.is_some_and(|o| o.include_usage),
         })
-    })();
-    match job {
+    }
+}
+
+fn completion_job(pod: &Pod, body: &Bytes) -> Result<Job, ApiError> {
+    let req: CompletionRequest = parse(body)?;
+    let prompt = text_of(&req.prompt)
+        .ok_or_else(|| ApiError::bad_request("prompt must be a string or a list of strings"))?;
+    let (model, limit, stream, options) =
+        (req.model, req.max_tokens, req.stream, req.stream_options);
+    Job::new(
+        Api::Completions,
+        pod,
+        model,
+        prompt,
+        limit,
+        DEFAULT_COMPLETION_TOKENS,
+        stream,
+        options,
+    )
+}
+
+fn chat_job(pod: &Pod, body: &Bytes) -> Result<Job, ApiError> {
+    let req: ChatRequest = parse(body)?;
+    if req.messages.is_empty() {
+        return Err(ApiError::bad_request("messages must not be empty"));
+    }
+    let mut prompt = String::new();
+    for m in &req.messages {
+        let content = text_of(&m.content).ok_or_else(|| {
+            ApiError::bad_request("message content must be a string or a list of text parts")
+        })?;
+        prompt.push_str(&format!("<|{}|>{content}\n", m.role));
+    }
+    let limit = req.max_completion_tokens.or(req.max_tokens);
+    Job::new(
+        Api::Chat,
+        pod,
+        req.model,
+        prompt,
+        limit,
+        DEFAULT_CHAT_TOKENS,
+        req.stream,
+        req.stream_options,
+    )
+}
+
+async fn completions(State(pod): State<Arc<Pod>>, body: Bytes) -> Response {
+    match completion_job(&pod, &body) {
         Ok(job) => serve(pod, job).await,
         Err(e) => e.into_response(),
     }
 }
 
 async fn chat(State(pod): State<Arc<Pod>>, body: Bytes) -> Response {
-    let job = (|| -> Result<Job, ApiError> {
-        let req: ChatRequest = parse(&body)?;
-        if req.messages.is_empty() {
-            return Err(ApiError::bad_request("messages must not be empty"));
-        }
-        let mut prompt = String::new();
-        for m in &req.messages {
-            let content = text_of(&m.content).ok_or_else(|| {
-                ApiError::bad_request("message content must be a string or a list of text parts")
-            })?;
-            prompt.push_str(&format!("<|{}|>{content}\n", m.role));
-        }
-        let (max_tokens, stops) = limit(
-            req.max_completion_tokens.or(req.max_tokens),
-            DEFAULT_CHAT_TOKENS,
-        )?;
-        Ok(Job {
-            api: Api::Chat,
-            model: check_model(lock(&pod.engine).spec(), req.model)?,
-            prompt,
-            max_tokens,
-            stops,
-            stream: req.stream,
-            include_usage: req.stream_options.is_some_and(|o| o.include_usage),
-        })
-    })();
-    match job {
+    match chat_job(&pod, &body) {
         Ok(job) => serve(pod, job).await,
         Err(e) => e.into_response(),
     }

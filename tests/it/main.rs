@@ -4,6 +4,7 @@
 
 #![allow(clippy::disallowed_methods)] // tests wait on deadlines
 
+mod aggregator;
 mod bus;
 mod compose;
 mod config;

@@ -1,18 +1,33 @@
-//! The aggregator: pool gauges from fresh pods, per-model request metrics and SLO burn
-//! rates, published to `aggregates.v1` and served on `/metrics` (DESIGN §2, §5). The
-//! computation lands with issue 5; today `run` holds the wiring.
+//! The aggregator: pool gauges from fresh pods on `samples.v1`, published every tick
+//! to `aggregates.v1` and served on `/metrics` (DESIGN §2, §5). Per-model request
+//! metrics, SLO burn rates and state kept across restarts land with the rest of
+//! issue 5.
 //!
 //! # Layout
 //! - `config.rs`: the `aggregator:` section.
+//! - `core.rs`: [`Pools`], the pure computation: `ingest(sample)`, `tick(now)`.
+//! - `exposition.rs`: the aggregates as Prometheus gauges.
+//! - `tests.rs`: the core with explicit times.
 
 mod config;
+mod core;
+mod exposition;
+
+#[cfg(test)]
+mod tests;
 
 use std::future::Future;
+use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use shared::Deps;
+use shared::bus::typed::Typed;
+use shared::bus::{BusError, StartFrom, Subscribe};
 use shared::config::Validated;
+use shared::wire::{PodSamples, Topic, encode_aggregates};
 
 pub use config::Config;
+pub use core::Pools;
 
 /// What stops the aggregator.
 #[derive(Debug, thiserror::Error)]
@@ -22,15 +37,59 @@ pub enum Error {
     Bus(#[from] shared::bus::BusError),
 }
 
+#[allow(clippy::disallowed_methods)] // the shell gives the core its time
+fn wall_now() -> SystemTime {
+    SystemTime::now()
+}
+
 /// Runs the aggregator until `shutdown` resolves.
 pub async fn run(
     config: Validated<Config>,
     deps: Deps,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Error> {
-    deps.health.component("aggregator").set(true);
+    let ready = deps.health.component("aggregator");
+    let samples_topic = deps.topics.name(Topic::Samples);
+    let aggregates_topic = deps.topics.name(Topic::Aggregates);
+    let sub = deps.bus.subscribe(
+        Subscribe::new("poolpilot-aggregator", [samples_topic]).start(StartFrom::Latest),
+    )?;
+    let mut samples = Typed::<Vec<PodSamples>>::new(sub, deps.bus_metrics.clone());
+    let mut pools = Pools::new(config.freshness);
+    let mut exposition = exposition::Exposition::register(&deps.metrics);
+    let mut tick = tokio::time::interval(config.tick);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    ready.set(true);
     tracing::info!(tick = ?config.tick, freshness = ?config.freshness, "Aggregator started.");
-    shutdown.await;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            next = samples.next() => match next {
+                Ok((message, batch)) => {
+                    batch.iter().for_each(|p| pools.ingest(p));
+                    samples.commit(&message)?;
+                }
+                Err(BusError::Closed) => return Err(BusError::Closed.into()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "Reading samples failed; retrying.");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            _ = tick.tick() => {
+                let aggregates = pools.tick(wall_now());
+                exposition.update(&aggregates);
+                let sends = aggregates.iter().map(|a| {
+                    let body = Bytes::from(encode_aggregates(std::slice::from_ref(a)));
+                    deps.bus.publish(&aggregates_topic, a.pool.as_bytes(), body)
+                });
+                for failed in futures::future::join_all(sends).await.into_iter().filter_map(Result::err) {
+                    tracing::warn!(error = %failed, "Aggregates not published.");
+                }
+            }
+        }
+    }
+    samples.close().await?;
     tracing::info!("Aggregator stopped.");
     Ok(())
 }

@@ -11,13 +11,20 @@ use prometheus_client::metrics::family::Family;
 use super::{BusError, Message, Subscription};
 use crate::telemetry::MetricsRegistry;
 use crate::wire::{
-    AlertTransition, DecodeError, JsonEvent, PodSamples, RequestEvent, ScaleDecision, decode_batch,
+    Aggregates, AlertTransition, DecodeError, JsonEvent, PodSamples, RequestEvent, ScaleDecision,
+    decode_aggregates, decode_batch,
 };
 
 /// A message body type.
 pub trait Decode: Sized {
     /// Reads a body.
     fn decode(bytes: &[u8]) -> Result<Self, DecodeError>;
+}
+
+impl Decode for Vec<Aggregates> {
+    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        decode_aggregates(bytes)
+    }
 }
 
 impl Decode for Vec<PodSamples> {

@@ -5,9 +5,11 @@
 //! # Layout
 //! - `topics.rs`: topic names under a configurable prefix.
 //! - `samples.rs`: [`PodSamples`] and its `ExportMetricsServiceRequest` encoding.
+//! - `aggregates.rs`: [`Aggregates`], a pool's series, in the same encoding.
 //! - `events.rs`: [`RequestEvent`], [`AlertTransition`], [`ScaleDecision`].
 //! - `tests.rs`: round trips.
 
+mod aggregates;
 mod events;
 mod samples;
 mod topics;
@@ -15,6 +17,7 @@ mod topics;
 #[cfg(test)]
 mod tests;
 
+pub use aggregates::{Aggregates, decode_aggregates, encode_aggregates};
 pub use events::{
     AlertState, AlertTransition, JsonEvent, MetricInput, RequestEvent, ScaleDecision,
     ScaleTargetRef,

@@ -20,12 +20,12 @@ use prost::Message;
 
 use super::DecodeError;
 
-const POOL: &str = "poolpilot.pool";
+pub(super) const POOL: &str = "poolpilot.pool";
 const POD: &str = "k8s.pod.name";
 const NAMESPACE: &str = "k8s.namespace.name";
 const ENDPOINT: &str = "poolpilot.endpoint";
 const ENGINE: &str = "poolpilot.engine";
-const SCOPE: &str = "poolpilot";
+pub(super) const SCOPE: &str = "poolpilot";
 
 const UP: &str = "up";
 const QUEUE: &str = "queue_size";
@@ -184,7 +184,7 @@ fn resource_metrics(pod: &PodSamples) -> ResourceMetrics {
 
 /// Raw samples of one name and kind in a row become one metric with many points, as a
 /// Collector would write a scraped family.
-fn push_raw(metrics: &mut Vec<Metric>, raw: &[RawSample], t: u64) {
+pub(super) fn push_raw(metrics: &mut Vec<Metric>, raw: &[RawSample], t: u64) {
     for run in raw.chunk_by(|a, b| a.name == b.name && a.kind == b.kind) {
         let points = run
             .iter()
@@ -228,37 +228,51 @@ fn pod_samples(rm: ResourceMetrics) -> Result<PodSamples, DecodeError> {
         raw: Vec::new(),
     };
     let mut newest = 0;
-    for metric in rm.scope_metrics.into_iter().flat_map(|s| s.metrics) {
-        let (points, kind) = match metric.data {
-            Some(metric::Data::Gauge(g)) => (g.data_points, RawKind::Gauge),
-            Some(metric::Data::Sum(s)) if s.is_monotonic => (s.data_points, RawKind::Counter),
-            Some(metric::Data::Sum(s)) => (s.data_points, RawKind::Gauge),
-            _ => continue,
-        };
-        for p in points {
-            newest = newest.max(p.time_unix_nano);
-            let value = number(&p);
-            match metric.name.as_str() {
-                UP => pod.signals.up = value == 1.0,
-                QUEUE => pod.signals.queue_size = Some(value),
-                RUNNING => pod.signals.running_requests = Some(value),
-                KV => pod.signals.kv_cache_utilization = Some(value),
-                LORA => pod.signals.lora = Some(lora_info(&p.attributes)),
-                _ => pod.raw.push(RawSample {
-                    name: metric.name.clone(),
-                    labels: p
-                        .attributes
-                        .iter()
-                        .map(|a| (a.key.clone(), string_value(a)))
-                        .collect(),
-                    kind,
-                    value,
-                }),
-            }
+    for (t, attributes, raw) in rm
+        .scope_metrics
+        .iter()
+        .flat_map(|s| &s.metrics)
+        .flat_map(points)
+    {
+        newest = newest.max(t);
+        match raw.name.as_str() {
+            UP => pod.signals.up = raw.value == 1.0,
+            QUEUE => pod.signals.queue_size = Some(raw.value),
+            RUNNING => pod.signals.running_requests = Some(raw.value),
+            KV => pod.signals.kv_cache_utilization = Some(raw.value),
+            LORA => pod.signals.lora = Some(lora_info(attributes)),
+            _ => pod.raw.push(raw),
         }
     }
     pod.time = UNIX_EPOCH + Duration::from_nanos(newest);
     Ok(pod)
+}
+
+/// Every number data point of a gauge or sum as a raw sample, with its time and its
+/// attributes; other metric kinds yield nothing.
+pub(super) fn points(metric: &Metric) -> Vec<(u64, &[KeyValue], RawSample)> {
+    let (points, kind) = match &metric.data {
+        Some(metric::Data::Gauge(g)) => (&g.data_points, RawKind::Gauge),
+        Some(metric::Data::Sum(s)) if s.is_monotonic => (&s.data_points, RawKind::Counter),
+        Some(metric::Data::Sum(s)) => (&s.data_points, RawKind::Gauge),
+        _ => return Vec::new(),
+    };
+    points
+        .iter()
+        .map(|p| {
+            let raw = RawSample {
+                name: metric.name.clone(),
+                labels: p
+                    .attributes
+                    .iter()
+                    .map(|a| (a.key.clone(), string_value(a)))
+                    .collect(),
+                kind,
+                value: number(p),
+            };
+            (p.time_unix_nano, &p.attributes[..], raw)
+        })
+        .collect()
 }
 
 fn lora_info(attrs: &[KeyValue]) -> LoraInfo {
@@ -309,7 +323,7 @@ fn number(p: &NumberDataPoint) -> f64 {
     }
 }
 
-fn kv(key: &str, value: String) -> KeyValue {
+pub(super) fn kv(key: &str, value: String) -> KeyValue {
     KeyValue {
         key: key.to_owned(),
         value: Some(AnyValue {
@@ -319,7 +333,7 @@ fn kv(key: &str, value: String) -> KeyValue {
     }
 }
 
-fn string_value(a: &KeyValue) -> String {
+pub(super) fn string_value(a: &KeyValue) -> String {
     match a.value.as_ref().and_then(|v| v.value.as_ref()) {
         Some(any_value::Value::StringValue(s)) => s.clone(),
         Some(any_value::Value::IntValue(i)) => i.to_string(),
@@ -329,7 +343,7 @@ fn string_value(a: &KeyValue) -> String {
     }
 }
 
-fn unix_nanos(t: SystemTime) -> u64 {
+pub(super) fn unix_nanos(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0)

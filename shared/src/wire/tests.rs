@@ -219,3 +219,32 @@ fn topics_carry_the_prefix() {
         "poolpilot.decisions.v1"
     );
 }
+
+#[test]
+fn aggregates_round_trip() {
+    let a = Aggregates {
+        pool: "llama3".into(),
+        time: UNIX_EPOCH + Duration::from_millis(1_764_300_000_250),
+        series: vec![
+            RawSample {
+                name: "inference_pool_average_kv_cache_utilization".into(),
+                labels: vec![("name".into(), "llama3".into())],
+                kind: RawKind::Gauge,
+                value: 0.42,
+            },
+            RawSample {
+                name: "inference_pool_per_pod_queue_size".into(),
+                labels: vec![
+                    ("name".into(), "llama3".into()),
+                    ("model_server_pod".into(), "p-0".into()),
+                ],
+                kind: RawKind::Gauge,
+                value: 3.0,
+            },
+        ],
+    };
+    assert_eq!(
+        decode_aggregates(&encode_aggregates(std::slice::from_ref(&a))).unwrap(),
+        vec![a]
+    );
+}

@@ -1,0 +1,82 @@
+//! The aggregates on `/metrics`, in the endpoint picker's names, so a stock
+//! Prometheus, prometheus-adapter or KEDA reads them as they read the picker's.
+//! Each tick sets what is current and removes series that are no longer.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use shared::telemetry::MetricsRegistry;
+use shared::wire::Aggregates;
+
+type Labels = Vec<(String, String)>;
+type Gauges = Family<Labels, Gauge<f64, AtomicU64>>;
+
+const NAMES: [(&str, &str); 6] = [
+    (
+        "inference_pool_average_kv_cache_utilization",
+        "Average KV-cache use of the pool's fresh pods (0-1)",
+    ),
+    (
+        "inference_pool_average_queue_size",
+        "Average waiting requests of the pool's fresh pods",
+    ),
+    (
+        "inference_pool_average_running_requests",
+        "Average running requests of the pool's fresh pods",
+    ),
+    (
+        "inference_pool_ready_pods",
+        "Pods whose signals are fresh and up",
+    ),
+    (
+        "inference_pool_per_pod_queue_size",
+        "Waiting requests per fresh pod",
+    ),
+    (
+        "poolpilot_pool_average_gpu_utilization",
+        "Average DCGM GPU utilisation of the pool's pods (%)",
+    ),
+];
+
+/// The families behind `/metrics` and what each tick last set.
+pub struct Exposition {
+    families: BTreeMap<&'static str, Gauges>,
+    current: BTreeSet<(String, Labels)>,
+}
+
+impl Exposition {
+    /// Registers the families.
+    pub fn register(registry: &MetricsRegistry) -> Self {
+        let families = NAMES
+            .iter()
+            .map(|(name, help)| {
+                let family = Gauges::default();
+                registry.register(name, help, family.clone());
+                (*name, family)
+            })
+            .collect();
+        Self {
+            families,
+            current: BTreeSet::new(),
+        }
+    }
+
+    /// Sets every series of `pools`; removes those this tick did not produce.
+    pub fn update(&mut self, pools: &[Aggregates]) {
+        let mut now = BTreeSet::new();
+        for s in pools.iter().flat_map(|a| &a.series) {
+            if let Some(family) = self.families.get(s.name.as_str()) {
+                family.get_or_create(&s.labels).set(s.value);
+                now.insert((s.name.clone(), s.labels.clone()));
+            }
+        }
+        for (name, labels) in self.current.difference(&now) {
+            if let Some(family) = self.families.get(name.as_str()) {
+                family.remove(labels);
+            }
+        }
+        self.current = now;
+    }
+}

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use poolpilot::{Config, Part, start};
 use poolpilot_tests::{http_get, infra, kafka_shared, unique};
-use scraper::{EngineChoice, Pool, Target};
 use serde_json::json;
 use shared::bus::typed::Typed;
 use shared::bus::{BusKind, StartFrom, Subscribe};
@@ -55,23 +54,7 @@ async fn overloading_the_pool_moves_its_gauges_and_idling_brings_them_back() {
     config.bus.topic_prefix = format!("{}.", unique("it"));
     config.scraper.interval = Duration::from_millis(100);
     config.scraper.timeout = Duration::from_millis(100);
-    config.scraper.pools = vec![Pool {
-        name: pool.clone(),
-        namespace: "sim".into(),
-        engine: EngineChoice::Auto,
-        targets: pods
-            .iter()
-            .map(|p| Target::Named {
-                url: format!("{}/metrics", p.url()),
-                pod: p.name.clone(),
-            })
-            .collect(),
-        dcgm: pods
-            .iter()
-            .map(|p| Target::Url(format!("{}/dcgm/metrics", p.url())))
-            .collect(),
-        kubernetes: None,
-    }];
+    config.scraper.pools = vec![poolpilot_tests::simulated_pool(&pool, &pods)];
     let topics = config.bus.topics();
     let running = start(
         &[Part::Scraper, Part::Aggregator],

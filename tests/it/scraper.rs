@@ -111,23 +111,7 @@ async fn simulated_servers_reach_the_samples_topic_over_kafka() {
     let pods = fleet.pods();
     let pool = unique("pool");
     let mut run = Running::start(
-        vec![Pool {
-            name: pool.clone(),
-            namespace: "sim".into(),
-            engine: EngineChoice::Auto,
-            targets: pods
-                .iter()
-                .map(|p| Target::Named {
-                    url: format!("{}/metrics", p.url()),
-                    pod: p.name.clone(),
-                })
-                .collect(),
-            dcgm: pods
-                .iter()
-                .map(|p| Target::Url(format!("{}/dcgm/metrics", p.url())))
-                .collect(),
-            kubernetes: None,
-        }],
+        vec![poolpilot_tests::simulated_pool(&pool, &pods)],
         vec!["vllm:generation_tokens_total".into()],
     )
     .await;

@@ -6,12 +6,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
-use opentelemetry_proto::tonic::metrics::v1::{ResourceMetrics, ScopeMetrics};
-use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 
-use super::samples::{POOL, SCOPE, kv, points, push_raw, string_value, unix_nanos};
+use super::samples::{POOL, kv, points, push_raw, resource, string_value, unix_nanos};
 use super::{DecodeError, RawSample};
 
 /// One pool's series at one tick.
@@ -32,21 +29,7 @@ pub fn encode_aggregates(pools: &[Aggregates]) -> Vec<u8> {
         .map(|a| {
             let mut metrics = Vec::new();
             push_raw(&mut metrics, &a.series, unix_nanos(a.time));
-            ResourceMetrics {
-                resource: Some(Resource {
-                    attributes: vec![kv(POOL, a.pool.clone())],
-                    ..Default::default()
-                }),
-                scope_metrics: vec![ScopeMetrics {
-                    scope: Some(InstrumentationScope {
-                        name: SCOPE.to_owned(),
-                        ..Default::default()
-                    }),
-                    metrics,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }
+            resource(vec![kv(POOL, a.pool.clone())], metrics)
         })
         .collect();
     ExportMetricsServiceRequest { resource_metrics }.encode_to_vec()

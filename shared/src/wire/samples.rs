@@ -25,7 +25,7 @@ const POD: &str = "k8s.pod.name";
 const NAMESPACE: &str = "k8s.namespace.name";
 const ENDPOINT: &str = "poolpilot.endpoint";
 const ENGINE: &str = "poolpilot.engine";
-pub(super) const SCOPE: &str = "poolpilot";
+const SCOPE: &str = "poolpilot";
 
 const UP: &str = "up";
 const QUEUE: &str = "queue_size";
@@ -159,15 +159,23 @@ fn resource_metrics(pod: &PodSamples) -> ResourceMetrics {
     }
     push_raw(&mut metrics, &pod.raw, t);
 
+    resource(
+        vec![
+            kv(POOL, pod.pool.clone()),
+            kv(POD, pod.pod.clone()),
+            kv(NAMESPACE, pod.namespace.clone()),
+            kv(ENDPOINT, pod.endpoint.clone()),
+            kv(ENGINE, pod.engine.clone()),
+        ],
+        metrics,
+    )
+}
+
+/// One resource with its attributes and metrics, under poolpilot's scope.
+pub(super) fn resource(attributes: Vec<KeyValue>, metrics: Vec<Metric>) -> ResourceMetrics {
     ResourceMetrics {
         resource: Some(Resource {
-            attributes: vec![
-                kv(POOL, pod.pool.clone()),
-                kv(POD, pod.pod.clone()),
-                kv(NAMESPACE, pod.namespace.clone()),
-                kv(ENDPOINT, pod.endpoint.clone()),
-                kv(ENGINE, pod.engine.clone()),
-            ],
+            attributes,
             ..Default::default()
         }),
         scope_metrics: vec![ScopeMetrics {

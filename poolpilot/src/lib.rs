@@ -4,11 +4,13 @@
 //! # Layout
 //! - `config.rs`: [`Config`], the whole `poolpilot.yaml`, composed of each part's section.
 //! - `cli.rs`: [`Cli`], the command line (clap).
+//! - `local.rs`: the simulated fleet `poolpilot up` scrapes.
 //! - `runner.rs`: [`execute`]: one part, `up`, or `check`, with the admin server, the bus
 //!   and shutdown wired around it.
 
 mod cli;
 mod config;
+pub mod local;
 mod runner;
 
 pub use cli::{Cli, Command, Part, PartArgs, SimulateArgs, UpArgs};

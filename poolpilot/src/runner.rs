@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use shared::Deps;
@@ -13,6 +14,7 @@ use shared::bus::{BusKind, TopicSpec};
 use shared::config::{ConfigError, Validated, validate};
 use shared::telemetry::serve_admin;
 use shared::wire::Topic;
+use simulator::Fleet;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -109,6 +111,7 @@ pub struct Running {
 /// Connects the bus, creates the topics, binds the admin server and starts `parts`.
 /// Returns once everything is bound, so callers (tests) know the addresses.
 pub async fn start(parts: &[Part], config: Validated<Config>) -> anyhow::Result<Running> {
+    let (config, fleet) = local_fleet(parts, config).await?;
     let bus = shared::bus::connect(&config.bus)?;
     let topics = config.bus.topics();
     let specs: Vec<_> = Topic::ALL
@@ -133,8 +136,14 @@ pub async fn start(parts: &[Part], config: Validated<Config>) -> anyhow::Result<
     let admin_stop = stop.clone().cancelled_owned();
     tasks.spawn(async move { ("admin", admin.run(admin_stop).await.map_err(Into::into)) });
     for &part in parts {
-        let (config, deps, stop) = (config.clone(), deps.clone(), stop.clone());
-        tasks.spawn(async move { (part.name(), run_part(part, &config, deps, stop).await) });
+        let (config, deps, stop, fleet) =
+            (config.clone(), deps.clone(), stop.clone(), fleet.clone());
+        tasks.spawn(async move {
+            (
+                part.name(),
+                run_part(part, &config, deps, stop, fleet).await,
+            )
+        });
     }
     let names: Vec<_> = parts.iter().map(|p| p.name()).collect();
     tracing::info!(admin = %admin_addr, parts = ?names, bus = ?config.bus.kind, "poolpilot started.");
@@ -186,11 +195,35 @@ fn outcome(
     }
 }
 
+/// When the simulator and the scraper run together and no pool is configured, the
+/// fleet starts first so the scraper can be pointed at its pods: `poolpilot up` then
+/// shows real pool gauges with no config at all.
+async fn local_fleet(
+    parts: &[Part],
+    config: Validated<Config>,
+) -> anyhow::Result<(Config, Option<Arc<Fleet>>)> {
+    let mut config = config.into_inner();
+    let together = parts.contains(&Part::Simulator) && parts.contains(&Part::Scraper);
+    if !together || !config.scraper.pools.is_empty() {
+        return Ok((config, None));
+    }
+    let fleet = Fleet::start(validate(config.simulator.clone())?.into_inner())
+        .await
+        .context("starting the simulated fleet")?;
+    config.scraper.pools = vec![crate::local::scrape_pool(
+        &config.simulator.pool,
+        &config.simulator.pool,
+        &fleet.pods(),
+    )];
+    Ok((config, Some(fleet)))
+}
+
 async fn run_part(
     part: Part,
     config: &Config,
     deps: Deps,
     stop: CancellationToken,
+    fleet: Option<Arc<Fleet>>,
 ) -> anyhow::Result<()> {
     let stopped = stop.cancelled_owned();
     match part {
@@ -203,9 +236,10 @@ async fn run_part(
         }
         Part::Scaler => scaler::run(validate(config.scaler.clone())?, deps, stopped).await?,
         Part::Router => router::run(validate(config.router.clone())?, deps, stopped).await?,
-        Part::Simulator => {
-            simulator::run(validate(config.simulator.clone())?, deps, stopped).await?
-        }
+        Part::Simulator => match fleet {
+            Some(fleet) => simulator::serve(fleet, deps, stopped).await?,
+            None => simulator::run(validate(config.simulator.clone())?, deps, stopped).await?,
+        },
     }
     Ok(())
 }

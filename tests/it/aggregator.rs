@@ -54,7 +54,7 @@ async fn overloading_the_pool_moves_its_gauges_and_idling_brings_them_back() {
     config.bus.topic_prefix = format!("{}.", unique("it"));
     config.scraper.interval = Duration::from_millis(100);
     config.scraper.timeout = Duration::from_millis(100);
-    config.scraper.pools = vec![poolpilot_tests::simulated_pool(&pool, &pods)];
+    config.scraper.pools = vec![poolpilot::local::scrape_pool(&pool, "sim", &pods)];
     let topics = config.bus.topics();
     let running = start(
         &[Part::Scraper, Part::Aggregator],

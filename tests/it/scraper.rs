@@ -111,7 +111,7 @@ async fn simulated_servers_reach_the_samples_topic_over_kafka() {
     let pods = fleet.pods();
     let pool = unique("pool");
     let mut run = Running::start(
-        vec![poolpilot_tests::simulated_pool(&pool, &pods)],
+        vec![poolpilot::local::scrape_pool(&pool, "sim", &pods)],
         vec!["vllm:generation_tokens_total".into()],
     )
     .await;

@@ -209,25 +209,3 @@ pub fn thread_cpu(task: &str) -> f64 {
     };
     (tick(11) + tick(12)) / 100.0
 }
-
-/// A static scraper pool over simulated pods: each pod's `/metrics` under its own
-/// name, and its DCGM page.
-pub fn simulated_pool(name: &str, pods: &[simulator::PodInfo]) -> scraper::Pool {
-    scraper::Pool {
-        name: name.to_owned(),
-        namespace: "sim".into(),
-        engine: scraper::EngineChoice::Auto,
-        targets: pods
-            .iter()
-            .map(|p| scraper::Target::Named {
-                url: format!("{}/metrics", p.url()),
-                pod: p.name.clone(),
-            })
-            .collect(),
-        dcgm: pods
-            .iter()
-            .map(|p| scraper::Target::Url(format!("{}/dcgm/metrics", p.url())))
-            .collect(),
-        kubernetes: None,
-    }
-}

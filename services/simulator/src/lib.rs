@@ -52,9 +52,18 @@ pub async fn run(
     deps: Deps,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Error> {
-    let ready = deps.health.component("simulator");
     let fleet = Fleet::start(config.into_inner()).await?;
-    ready.set(true);
+    serve(fleet, deps, shutdown).await
+}
+
+/// Runs a fleet already started (so its caller knew the pods' addresses first) until
+/// `shutdown` resolves, then stops every pod.
+pub async fn serve(
+    fleet: std::sync::Arc<Fleet>,
+    deps: Deps,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), Error> {
+    deps.health.component("simulator").set(true);
     let urls: Vec<_> = fleet.pods().iter().map(PodInfo::url).collect();
     tracing::info!(servers = urls.len(), urls = ?urls, "Simulator started.");
     shutdown.await;

@@ -104,6 +104,8 @@ pub struct Running {
     pub admin_addr: SocketAddr,
     /// What the parts share.
     pub deps: Deps,
+    /// The simulated fleet started for the scraper, when there is one.
+    pub fleet: Option<Arc<Fleet>>,
     stop: CancellationToken,
     tasks: JoinSet<(&'static str, anyhow::Result<()>)>,
 }
@@ -150,6 +152,7 @@ pub async fn start(parts: &[Part], config: Validated<Config>) -> anyhow::Result<
     Ok(Running {
         admin_addr,
         deps,
+        fleet,
         stop,
         tasks,
     })

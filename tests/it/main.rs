@@ -10,6 +10,7 @@ mod compose;
 mod config;
 mod infra;
 mod kube;
+mod prometheus;
 mod scraper;
 mod simulator;
 mod up;

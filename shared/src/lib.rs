@@ -11,6 +11,7 @@
 //!   durations as Prometheus writes them.
 //! - [`telemetry`]: tracing set-up, the admin HTTP server, the shared metric registry.
 //! - [`hash`]: stable FNV-1a and chained prefix-block hashes.
+//! - [`histogram`]: fixed-bound histograms as plain data.
 //! - `kube` (feature `kube`): a Kubernetes client from a kubeconfig or in-cluster.
 //! - [`shutdown`]: SIGTERM/SIGINT as a future.
 //! - [`Deps`]: what a service's `run` is handed besides its config.
@@ -18,6 +19,7 @@
 pub mod bus;
 pub mod config;
 pub mod hash;
+pub mod histogram;
 #[cfg(feature = "kube")]
 pub mod kube;
 pub mod shutdown;

@@ -11,6 +11,7 @@ mod config;
 mod infra;
 mod kube;
 mod prometheus;
+mod requests;
 mod scraper;
 mod simulator;
 mod up;

@@ -15,6 +15,9 @@ pub struct Config {
     /// A pod's signals count only while younger than this (the endpoint picker's 2 s).
     #[serde(with = "duration")]
     pub freshness: Duration,
+    /// How long a request event's id is remembered: a redelivery within it counts once.
+    #[serde(with = "duration")]
+    pub dedupe_window: Duration,
 }
 
 impl Default for Config {
@@ -22,6 +25,7 @@ impl Default for Config {
         Self {
             tick: Duration::from_millis(250),
             freshness: Duration::from_secs(2),
+            dedupe_window: Duration::from_secs(600),
         }
     }
 }

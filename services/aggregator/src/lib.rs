@@ -1,17 +1,21 @@
 //! The aggregator: pool gauges from fresh pods on `samples.v1`, published every tick
-//! to `aggregates.v1` and served on `/metrics` (DESIGN §2, §5). Per-model request
-//! metrics, SLO burn rates and state kept across restarts land with the rest of
-//! issue 5.
+//! to `aggregates.v1` and served on `/metrics`, and per-model request metrics from
+//! `requests.v1` served on `/metrics` (DESIGN §2, §5). SLO burn rates and state kept
+//! across restarts land with the rest of issue 5.
 //!
 //! # Layout
 //! - `config.rs`: the `aggregator:` section.
 //! - `core.rs`: [`Pools`], the pure computation: `ingest(sample)`, `tick(now)`.
-//! - `exposition.rs`: the aggregates as Prometheus gauges.
+//! - `requests.rs`: [`Requests`], the pure per-model counters and histograms, deduplicated.
+//! - `exposition.rs`: the aggregates as Prometheus gauges, the model stats as a collector.
+//! - `events.rs`: what the loop logs and counts about bad and repeated events.
 //! - `tests.rs`: the core with explicit times.
 
 mod config;
 mod core;
+mod events;
 mod exposition;
+mod requests;
 
 #[cfg(test)]
 mod tests;
@@ -24,10 +28,11 @@ use shared::Deps;
 use shared::bus::typed::Typed;
 use shared::bus::{BusError, StartFrom, Subscribe};
 use shared::config::Validated;
-use shared::wire::{PodSamples, Topic, encode_aggregates};
+use shared::wire::{PodSamples, RequestEvent, Topic, encode_aggregates};
 
 pub use config::Config;
 pub use core::Pools;
+pub use requests::{ModelKey, ModelStats, Outcome, Requests};
 
 /// What stops the aggregator.
 #[derive(Debug, thiserror::Error)]
@@ -55,8 +60,16 @@ pub async fn run(
         Subscribe::new("poolpilot-aggregator", [samples_topic]).start(StartFrom::Latest),
     )?;
     let mut samples = Typed::<Vec<PodSamples>>::new(sub, deps.bus_metrics.clone());
+    let sub = deps.bus.subscribe(Subscribe::new(
+        "poolpilot-aggregator",
+        [deps.topics.name(Topic::Requests)],
+    ))?;
+    let mut events = Typed::<RequestEvent>::new(sub, deps.bus_metrics.clone());
     let mut pools = Pools::new(config.freshness);
+    let mut requests = Requests::new(config.dedupe_window);
     let mut exposition = exposition::Exposition::register(&deps.metrics);
+    let models = exposition::ModelsCollector::register(&deps.metrics);
+    let counters = events::AggregatorMetrics::register(&deps.metrics);
     let mut tick = tokio::time::interval(config.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     ready.set(true);
@@ -76,9 +89,22 @@ pub async fn run(
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },
+            next = events.next() => match next {
+                Ok((message, event)) => {
+                    let outcome = requests.ingest(wall_now(), &event);
+                    events::EventIngested { outcome, message: &message, id: &event.id }.emit(&counters);
+                    events.commit(&message)?;
+                }
+                Err(BusError::Closed) => return Err(BusError::Closed.into()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "Reading request events failed; retrying.");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
             _ = tick.tick() => {
                 let aggregates = pools.tick(wall_now());
                 exposition.update(&aggregates);
+                models.update(requests.models());
                 let sends = aggregates.iter().map(|a| {
                     let body = Bytes::from(encode_aggregates(std::slice::from_ref(a)));
                     deps.bus.publish(&aggregates_topic, a.pool.as_bytes(), body)
@@ -90,6 +116,7 @@ pub async fn run(
         }
     }
     samples.close().await?;
+    events.close().await?;
     tracing::info!("Aggregator stopped.");
     Ok(())
 }

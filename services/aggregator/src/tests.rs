@@ -162,3 +162,121 @@ fn silent_pods_are_forgotten_after_five_minutes() {
     assert_eq!(pools.tick(at(299_000)).len(), 1);
     assert!(pools.tick(at(301_000)).is_empty());
 }
+
+fn event(
+    id: &str,
+    model: &str,
+    status: u16,
+    duration: f64,
+    output_tokens: u64,
+) -> shared::wire::RequestEvent {
+    shared::wire::RequestEvent {
+        schema: 1,
+        id: id.into(),
+        time: "2027-01-15T08:00:00Z".parse().unwrap(),
+        pool: "llama3".into(),
+        model_name: model.into(),
+        target_model_name: format!("{model}-v1"),
+        endpoint: "10.0.0.7:8000".into(),
+        status,
+        error_code: String::new(),
+        proxy_status: String::new(),
+        duration_seconds: duration,
+        ttft_seconds: Some(0.1),
+        input_tokens: 100,
+        output_tokens,
+        request_bytes: 700,
+        response_bytes: 3000,
+        criticality: "Standard".into(),
+        guard: "allowed".into(),
+    }
+}
+
+#[test]
+fn events_from_two_routers_sum_and_a_redelivery_counts_once() {
+    use crate::requests::{ModelKey, Outcome, Requests};
+    let mut r = Requests::new(Duration::from_secs(600));
+    assert_eq!(
+        r.ingest(at(0), &event("router-a-1", "llama3", 200, 1.5, 100)),
+        Outcome::Counted
+    );
+    assert_eq!(
+        r.ingest(at(10), &event("router-b-1", "llama3", 200, 0.3, 10)),
+        Outcome::Counted
+    );
+    assert_eq!(
+        r.ingest(at(20), &event("router-a-1", "llama3", 200, 1.5, 100)),
+        Outcome::Duplicate
+    );
+    let mut failed = event("router-b-2", "llama3", 503, 0.01, 0);
+    failed.error_code = "no_endpoint".into();
+    assert_eq!(r.ingest(at(30), &failed), Outcome::Counted);
+    assert_eq!(
+        r.ingest(at(40), &event("router-b-3", "llama3", 429, 0.002, 0)),
+        Outcome::Counted
+    );
+    let key = ModelKey {
+        model_name: "llama3".into(),
+        target_model_name: "llama3-v1".into(),
+    };
+    let m = &r.models()[&key];
+    assert_eq!(m.total, 4);
+    assert_eq!(
+        m.errors,
+        [("429".to_owned(), 1), ("no_endpoint".to_owned(), 1)].into()
+    );
+    assert_eq!(m.duration.count, 4);
+    let cumulative: Vec<_> = m.duration.cumulative().take(5).collect();
+    assert_eq!(
+        cumulative,
+        [(0.005, 1), (0.025, 2), (0.05, 2), (0.1, 2), (0.2, 2)]
+    );
+    assert_eq!(
+        m.output_tokens.count, 2,
+        "no output tokens, no observation (as the picker does)"
+    );
+    assert_eq!(m.ntpot.count, 2);
+    assert!((m.ntpot.sum - (1.5 / 100.0 + 0.3 / 10.0)).abs() < 1e-12);
+}
+
+#[test]
+fn an_id_is_forgotten_after_the_window() {
+    use crate::requests::{Outcome, Requests};
+    let mut r = Requests::new(Duration::from_secs(60));
+    assert_eq!(
+        r.ingest(at(0), &event("x", "m", 200, 1.0, 1)),
+        Outcome::Counted
+    );
+    assert_eq!(
+        r.ingest(at(59_000), &event("x", "m", 200, 1.0, 1)),
+        Outcome::Duplicate
+    );
+    assert_eq!(
+        r.ingest(at(61_000), &event("x", "m", 200, 1.0, 1)),
+        Outcome::Counted
+    );
+}
+
+#[test]
+fn bad_events_are_not_counted() {
+    use crate::requests::{Outcome, Requests};
+    let mut r = Requests::new(Duration::from_secs(60));
+    assert_eq!(
+        r.ingest(at(0), &event("n", "m", 200, -1.0, 1)),
+        Outcome::Invalid("bad_duration")
+    );
+    assert_eq!(
+        r.ingest(at(0), &event("n", "m", 200, f64::NAN, 1)),
+        Outcome::Invalid("bad_duration")
+    );
+    assert_eq!(
+        r.ingest(at(0), &event("", "m", 200, 1.0, 1)),
+        Outcome::Invalid("missing_field")
+    );
+    assert!(r.models().is_empty());
+    assert_eq!(
+        r.ingest(at(0), &event("n", "m", 200, 1.0, 1)),
+        Outcome::Counted,
+        "a rejected id was not remembered"
+    );
+}

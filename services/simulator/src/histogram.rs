@@ -1,5 +1,7 @@
-//! Cumulative histograms with vLLM's own bucket sets, so the simulator's `/metrics`
-//! has the same `le` values as a real server's.
+//! vLLM's own bucket sets, so the simulator's `/metrics` has the same `le` values as
+//! a real server's.
+
+pub use shared::histogram::Histogram;
 
 /// `vllm:time_to_first_token_seconds`.
 pub const TTFT: &[f64] = &[
@@ -16,49 +18,3 @@ pub const LATENCY: &[f64] = &[
     0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0,
     480.0, 960.0, 1920.0, 7680.0,
 ];
-
-/// Counts per bucket (not cumulative; rendering accumulates), sum and count.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Histogram {
-    /// Upper bounds, ascending, without +Inf.
-    pub bounds: &'static [f64],
-    counts: Vec<u64>,
-    /// Sum of observations.
-    pub sum: f64,
-    /// Number of observations.
-    pub count: u64,
-}
-
-impl Histogram {
-    /// An empty histogram over `bounds`.
-    pub fn new(bounds: &'static [f64]) -> Self {
-        Self {
-            bounds,
-            counts: vec![0; bounds.len() + 1],
-            sum: 0.0,
-            count: 0,
-        }
-    }
-
-    /// Records `v`.
-    pub fn observe(&mut self, v: f64) {
-        let i = self.bounds.partition_point(|b| *b < v);
-        self.counts[i] += 1;
-        self.sum += v;
-        self.count += 1;
-    }
-
-    /// `(le, cumulative count)` per bucket, ending with `+Inf`.
-    pub fn cumulative(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
-        let mut acc = 0;
-        self.bounds
-            .iter()
-            .copied()
-            .chain([f64::INFINITY])
-            .zip(&self.counts)
-            .map(move |(le, c)| {
-                acc += c;
-                (le, acc)
-            })
-    }
-}

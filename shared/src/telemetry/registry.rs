@@ -22,6 +22,12 @@ impl MetricsRegistry {
         lock(&self.inner).register(name, help, metric);
     }
 
+    /// Registers a collector: metrics encoded from the collector's own state on each
+    /// scrape (the aggregator's per-model histograms live in its pure core).
+    pub fn register_collector(&self, collector: Box<dyn prometheus_client::collector::Collector>) {
+        lock(&self.inner).register_collector(collector);
+    }
+
     /// The OpenMetrics text of every registered metric.
     pub fn encode(&self) -> String {
         let mut out = String::new();

@@ -1,0 +1,195 @@
+//! Per-model request metrics from `requests.v1`, summed over every router replica, in
+//! the endpoint picker's names and bucket sets (its `pkg/epp/metrics/metrics.go`).
+//! Events arrive at least once: an id seen within the window counts once. Pure: the
+//! caller gives the time.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::time::{Duration, SystemTime};
+
+use shared::histogram::Histogram;
+use shared::wire::RequestEvent;
+
+/// `inference_model_request_duration_seconds`.
+pub const DURATION: &[f64] = &[
+    0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0,
+    10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 120.0, 180.0, 240.0, 300.0, 360.0, 480.0, 600.0, 900.0,
+    1200.0, 1800.0, 2700.0, 3600.0,
+];
+/// `inference_model_request_sizes`, bytes.
+pub const REQUEST_SIZES: &[f64] = &[
+    64.0,
+    128.0,
+    256.0,
+    512.0,
+    1024.0,
+    2048.0,
+    4096.0,
+    8192.0,
+    16384.0,
+    32768.0,
+    65536.0,
+    131072.0,
+    262144.0,
+    524288.0,
+    1048576.0,
+    2097152.0,
+    4194304.0,
+    8388608.0,
+    16777216.0,
+    33554432.0,
+    67108864.0,
+    134217728.0,
+    268435456.0,
+    536870912.0,
+    1073741824.0,
+];
+/// `inference_model_response_sizes`, bytes (the picker's 32778 kept as it is).
+pub const RESPONSE_SIZES: &[f64] = &[
+    1.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0, 8192.0, 16384.0,
+    32778.0, 65536.0,
+];
+/// `inference_model_input_tokens`.
+pub const INPUT_TOKENS: &[f64] = &[
+    1.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0, 8192.0, 16384.0,
+    32778.0, 65536.0, 131072.0, 262144.0, 524288.0, 1048576.0,
+];
+/// `inference_model_output_tokens`.
+pub const OUTPUT_TOKENS: &[f64] = &[
+    1.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0, 8192.0,
+];
+/// `inference_model_normalized_time_per_output_token_seconds`.
+pub const NTPOT: &[f64] = &[
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0,
+];
+
+/// `model_name`, `target_model_name`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ModelKey {
+    /// The model the client asked for.
+    pub model_name: String,
+    /// The model it was sent to.
+    pub target_model_name: String,
+}
+
+/// One model pair's counters and histograms.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelStats {
+    /// `inference_model_request_total`.
+    pub total: u64,
+    /// `inference_model_request_error_total{error_code}`.
+    pub errors: BTreeMap<String, u64>,
+    /// `inference_model_request_duration_seconds`.
+    pub duration: Histogram,
+    /// `inference_model_request_sizes`.
+    pub request_sizes: Histogram,
+    /// `inference_model_response_sizes`.
+    pub response_sizes: Histogram,
+    /// `inference_model_input_tokens`.
+    pub input_tokens: Histogram,
+    /// `inference_model_output_tokens`.
+    pub output_tokens: Histogram,
+    /// `inference_model_normalized_time_per_output_token_seconds`.
+    pub ntpot: Histogram,
+}
+
+impl Default for ModelStats {
+    fn default() -> Self {
+        Self {
+            total: 0,
+            errors: BTreeMap::new(),
+            duration: Histogram::new(DURATION),
+            request_sizes: Histogram::new(REQUEST_SIZES),
+            response_sizes: Histogram::new(RESPONSE_SIZES),
+            input_tokens: Histogram::new(INPUT_TOKENS),
+            output_tokens: Histogram::new(OUTPUT_TOKENS),
+            ntpot: Histogram::new(NTPOT),
+        }
+    }
+}
+
+/// What became of one event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Counted.
+    Counted,
+    /// Its id was already counted within the window.
+    Duplicate,
+    /// Not counted; the reason is a metric label.
+    Invalid(&'static str),
+}
+
+/// Every model pair's stats, and the ids seen lately.
+#[derive(Debug)]
+pub struct Requests {
+    window: Duration,
+    seen: HashSet<String>,
+    order: VecDeque<(SystemTime, String)>,
+    models: BTreeMap<ModelKey, ModelStats>,
+}
+
+impl Requests {
+    /// Stats that remember ids for `window` (redelivery comes within minutes).
+    pub fn new(window: Duration) -> Self {
+        Self {
+            window,
+            seen: HashSet::new(),
+            order: VecDeque::new(),
+            models: BTreeMap::new(),
+        }
+    }
+
+    /// Counts `e` at `now`, as the picker records a finished request: an error when
+    /// it has an error code (or a status of 400 and above), sizes always, tokens and
+    /// NTPOT only when positive.
+    pub fn ingest(&mut self, now: SystemTime, e: &RequestEvent) -> Outcome {
+        while let Some((t, id)) = self.order.front() {
+            if now.duration_since(*t).unwrap_or(Duration::ZERO) <= self.window {
+                break;
+            }
+            self.seen.remove(id);
+            self.order.pop_front();
+        }
+        if !(e.duration_seconds.is_finite() && e.duration_seconds >= 0.0) {
+            return Outcome::Invalid("bad_duration");
+        }
+        if e.id.is_empty() || e.model_name.is_empty() {
+            return Outcome::Invalid("missing_field");
+        }
+        if !self.seen.insert(e.id.clone()) {
+            return Outcome::Duplicate;
+        }
+        self.order.push_back((now, e.id.clone()));
+        let key = ModelKey {
+            model_name: e.model_name.clone(),
+            target_model_name: e.target_model_name.clone(),
+        };
+        let m = self.models.entry(key).or_default();
+        m.total += 1;
+        let code = if !e.error_code.is_empty() {
+            Some(e.error_code.clone())
+        } else {
+            (e.status >= 400).then(|| e.status.to_string())
+        };
+        if let Some(code) = code {
+            *m.errors.entry(code).or_default() += 1;
+        }
+        m.duration.observe(e.duration_seconds);
+        m.request_sizes.observe(e.request_bytes as f64);
+        m.response_sizes.observe(e.response_bytes as f64);
+        if e.input_tokens > 0 {
+            m.input_tokens.observe(e.input_tokens as f64);
+        }
+        if e.output_tokens > 0 {
+            m.output_tokens.observe(e.output_tokens as f64);
+            if e.duration_seconds > 0.0 {
+                m.ntpot.observe(e.duration_seconds / e.output_tokens as f64);
+            }
+        }
+        Outcome::Counted
+    }
+
+    /// Every model pair's stats.
+    pub fn models(&self) -> &BTreeMap<ModelKey, ModelStats> {
+        &self.models
+    }
+}

@@ -10,20 +10,46 @@ fn addr(url: &str) -> std::net::SocketAddr {
         .unwrap()
 }
 
-#[test]
-fn promtool_accepts_the_seed_rules() {
+fn promtool(args: &[&str]) -> String {
     let out = std::process::Command::new(&infra().promtool)
-        .args(["check", "rules"])
-        .arg(repo_root().join("deploy/alerts.yaml"))
+        .args(args)
+        .current_dir(repo_root().join("deploy/prometheus"))
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(text.contains("SUCCESS: 4 rules found"), "{text}");
+    assert!(out.status.success(), "promtool {args:?}: {text}");
+    text
+}
+
+#[test]
+fn promtool_accepts_the_shipped_rules() {
+    let text = promtool(&["check", "rules", "alerts.yaml", "slo-alerts.yaml"]);
+    assert!(
+        text.contains("SUCCESS: 4 rules found"),
+        "the seed's four rules: {text}"
+    );
+    assert!(
+        text.contains("SUCCESS: 2 rules found"),
+        "page and ticket: {text}"
+    );
+    let seed =
+        std::fs::read_to_string(poolpilot_tests::shared_dir().join("seed/alerts.yaml")).unwrap();
+    let shipped =
+        std::fs::read_to_string(repo_root().join("deploy/prometheus/alerts.yaml")).unwrap();
+    assert_eq!(
+        shipped, seed,
+        "deploy/prometheus/alerts.yaml is the seed's file unchanged"
+    );
+}
+
+#[test]
+fn the_slo_alerts_page_on_a_fast_burn_and_not_on_a_spike() {
+    let text = promtool(&["test", "rules", "slo-alerts.test.yaml"]);
+    assert!(text.contains("SUCCESS"), "{text}");
 }
 
 #[tokio::test]

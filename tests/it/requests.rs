@@ -38,6 +38,13 @@ async fn request_events_become_the_pickers_model_metrics() {
     let mut config = Config::default();
     config.admin.listen = "127.0.0.1:0".parse().unwrap();
     config.aggregator.tick = Duration::from_millis(50);
+    config.aggregator.slos = vec![aggregator::Slo {
+        name: "latency".into(),
+        objective: 99.0,
+        kind: aggregator::SloKind::Latency,
+        latency_threshold: Duration::from_secs(2),
+        models: vec![],
+    }];
     let topic = config.bus.topics().name(Topic::Requests);
     let running = start(&[Part::Aggregator], validate(config).unwrap())
         .await

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use shared::config::{Problems, Validate, duration, join};
+use shared::config::{Problems, Validate, duration, index, join};
 
 /// How often pool gauges are recomputed and what counts as fresh.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -18,6 +18,36 @@ pub struct Config {
     /// How long a request event's id is remembered: a redelivery within it counts once.
     #[serde(with = "duration")]
     pub dedupe_window: Duration,
+    /// Service-level objectives whose burn rates are exported.
+    pub slos: Vec<Slo>,
+}
+
+/// One SLO, as Sloth writes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Slo {
+    /// The `slo` label.
+    pub name: String,
+    /// Percent of good requests promised over 30 days (99.9).
+    pub objective: f64,
+    /// What counts as bad.
+    pub kind: SloKind,
+    /// For `latency`: slower than this is bad.
+    #[serde(with = "duration", default)]
+    pub latency_threshold: Duration,
+    /// The models it covers; empty is every model.
+    #[serde(default)]
+    pub models: Vec<String>,
+}
+
+/// What an SLO measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SloKind {
+    /// Server errors (5xx, and 4xx the router caused) over all requests; 429 is shedding, not failure.
+    Availability,
+    /// Requests slower than `latency_threshold` over all requests.
+    Latency,
 }
 
 impl Default for Config {
@@ -26,12 +56,34 @@ impl Default for Config {
             tick: Duration::from_millis(250),
             freshness: Duration::from_secs(2),
             dedupe_window: Duration::from_secs(600),
+            slos: Vec::new(),
         }
     }
 }
 
 impl Validate for Config {
     fn validate(&self, path: &str, problems: &mut Problems) {
+        for (i, slo) in self.slos.iter().enumerate() {
+            let at = index(&join(path, "slos"), i);
+            if slo.name.is_empty() {
+                problems.push(join(&at, "name"), "must not be empty");
+            }
+            if !(slo.objective > 0.0 && slo.objective < 100.0) {
+                problems.push(
+                    join(&at, "objective"),
+                    format!(
+                        "({}) must be a percentage between 0 and 100, like 99.9",
+                        slo.objective
+                    ),
+                );
+            }
+            if slo.kind == SloKind::Latency && slo.latency_threshold.is_zero() {
+                problems.push(
+                    join(&at, "latency_threshold"),
+                    "is needed for kind: latency",
+                );
+            }
+        }
         if self.tick.is_zero() {
             problems.push(join(path, "tick"), "must be above 0");
         }

@@ -15,14 +15,27 @@ use shared::histogram::Histogram;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use shared::telemetry::MetricsRegistry;
-use shared::wire::Aggregates;
+use shared::wire::{Aggregates, RawSample};
 
 use crate::requests::{ModelKey, ModelStats};
 
 type Labels = Vec<(String, String)>;
 type Gauges = Family<Labels, Gauge<f64, AtomicU64>>;
 
-const NAMES: [(&str, &str); 6] = [
+const NAMES: [(&str, &str); 16] = [
+    ("slo:sli_error:ratio_rate5m", "SLO error ratio over 5m"),
+    ("slo:sli_error:ratio_rate30m", "SLO error ratio over 30m"),
+    ("slo:sli_error:ratio_rate1h", "SLO error ratio over 1h"),
+    ("slo:sli_error:ratio_rate2h", "SLO error ratio over 2h"),
+    ("slo:sli_error:ratio_rate6h", "SLO error ratio over 6h"),
+    ("slo:sli_error:ratio_rate1d", "SLO error ratio over 1d"),
+    ("slo:sli_error:ratio_rate3d", "SLO error ratio over 3d"),
+    ("slo:objective:ratio", "SLO objective (0-1)"),
+    ("slo:error_budget:ratio", "SLO error budget: 1 - objective"),
+    (
+        "slo:period_error_budget_remaining:ratio",
+        "Share of the 30-day error budget left",
+    ),
     (
         "inference_pool_average_kv_cache_utilization",
         "Average KV-cache use of the pool's fresh pods (0-1)",
@@ -72,10 +85,11 @@ impl Exposition {
         }
     }
 
-    /// Sets every series of `pools`; removes those this tick did not produce.
-    pub fn update(&mut self, pools: &[Aggregates]) {
+    /// Sets every series of `pools` and `more`; removes those this tick did not
+    /// produce.
+    pub fn update(&mut self, pools: &[Aggregates], more: &[RawSample]) {
         let mut now = BTreeSet::new();
-        for s in pools.iter().flat_map(|a| &a.series) {
+        for s in pools.iter().flat_map(|a| &a.series).chain(more) {
             if let Some(family) = self.families.get(s.name.as_str()) {
                 family.get_or_create(&s.labels).set(s.value);
                 now.insert((s.name.clone(), s.labels.clone()));

@@ -8,6 +8,7 @@
 //! - `core.rs`: [`Pools`], the pure computation: `ingest(sample)`, `tick(now)`.
 //! - `requests.rs`: [`Requests`], the pure per-model counters and histograms, deduplicated.
 //! - `exposition.rs`: the aggregates as Prometheus gauges, the model stats as a collector.
+//! - `slo.rs`: SLO burn rates over the workbook's windows, under Sloth's names.
 //! - `events.rs`: what the loop logs and counts about bad and repeated events.
 //! - `tests.rs`: the core with explicit times.
 
@@ -16,6 +17,7 @@ mod core;
 mod events;
 mod exposition;
 mod requests;
+mod slo;
 
 #[cfg(test)]
 mod tests;
@@ -30,7 +32,7 @@ use shared::bus::{BusError, StartFrom, Subscribe};
 use shared::config::Validated;
 use shared::wire::{PodSamples, RequestEvent, Topic, encode_aggregates};
 
-pub use config::Config;
+pub use config::{Config, Slo, SloKind};
 pub use core::Pools;
 pub use requests::{ModelKey, ModelStats, Outcome, Requests};
 
@@ -67,6 +69,7 @@ pub async fn run(
     let mut events = Typed::<RequestEvent>::new(sub, deps.bus_metrics.clone());
     let mut pools = Pools::new(config.freshness);
     let mut requests = Requests::new(config.dedupe_window);
+    let mut slos = slo::Slos::new(config.slos.clone());
     let mut exposition = exposition::Exposition::register(&deps.metrics);
     let models = exposition::ModelsCollector::register(&deps.metrics);
     let counters = events::AggregatorMetrics::register(&deps.metrics);
@@ -92,6 +95,9 @@ pub async fn run(
             next = events.next() => match next {
                 Ok((message, event)) => {
                     let outcome = requests.ingest(wall_now(), &event);
+                    if outcome == Outcome::Counted {
+                        slos.record(&event);
+                    }
                     events::EventIngested { outcome, message: &message, id: &event.id }.emit(&counters);
                     events.commit(&message)?;
                 }
@@ -102,8 +108,9 @@ pub async fn run(
                 }
             },
             _ = tick.tick() => {
-                let aggregates = pools.tick(wall_now());
-                exposition.update(&aggregates);
+                let now = wall_now();
+                let aggregates = pools.tick(now);
+                exposition.update(&aggregates, &slos.tick(now));
                 models.update(requests.models());
                 let sends = aggregates.iter().map(|a| {
                     let body = Bytes::from(encode_aggregates(std::slice::from_ref(a)));

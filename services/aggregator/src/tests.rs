@@ -280,3 +280,114 @@ fn bad_events_are_not_counted() {
         "a rejected id was not remembered"
     );
 }
+
+#[test]
+fn burn_rates_over_each_window_match_a_hand_computed_example() {
+    use crate::config::{Slo, SloKind};
+    use crate::slo::Slos;
+
+    let slo = Slo {
+        name: "availability".into(),
+        objective: 99.0,
+        kind: SloKind::Availability,
+        latency_threshold: Duration::ZERO,
+        models: vec![],
+    };
+    let mut slos = Slos::new(vec![slo]);
+    let ratio = |series: &[RawSample], window: &str| {
+        series
+            .iter()
+            .find(|s| s.name == format!("slo:sli_error:ratio_rate{window}"))
+            .map(|s| s.value)
+    };
+    // The first hour: 100 requests, 1 error.
+    for i in 0..100 {
+        slos.record(&event(
+            &format!("a{i}"),
+            "llama3",
+            if i == 0 { 503 } else { 200 },
+            0.5,
+            10,
+        ));
+    }
+    slos.tick(at(0));
+    // The next five minutes: 10 requests, 5 errors.
+    for i in 0..10 {
+        slos.record(&event(
+            &format!("b{i}"),
+            "llama3",
+            if i < 5 { 500 } else { 200 },
+            0.5,
+            10,
+        ));
+    }
+    let series = slos.tick(at(300_000));
+    // 5m: since the baseline at t=0 (the first tick), 110 requests, 6 bad.
+    assert_eq!(ratio(&series, "5m"), Some(6.0 / 110.0));
+    // 1h: history is shorter than the window, so from the oldest snapshot: the same.
+    assert_eq!(ratio(&series, "1h"), Some(6.0 / 110.0));
+    let get = |name: &str| {
+        series
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.value)
+            .unwrap()
+    };
+    assert_eq!(get("slo:objective:ratio"), 0.99);
+    assert!((get("slo:error_budget:ratio") - 0.01).abs() < 1e-12);
+    // 30 days so far: 6 bad of 110, 5.45x the budget: 4.45 budgets overspent.
+    assert!(
+        (get("slo:period_error_budget_remaining:ratio") - (1.0 - (6.0 / 110.0) / 0.01)).abs()
+            < 1e-9
+    );
+    assert!(series.iter().all(|s| s.labels
+        == [
+            ("slo".to_owned(), "availability".to_owned()),
+            ("model_name".to_owned(), "llama3".to_owned())
+        ]));
+
+    // Another hour of good traffic, 10 s snapshots on the way: the 5m window is clean,
+    // the 1h window still sees the five errors.
+    let mut t = 300_000;
+    for i in 0..360 {
+        t += 10_000;
+        slos.record(&event(&format!("c{i}"), "llama3", 200, 0.5, 10));
+        slos.tick(at(t));
+    }
+    let series = slos.tick(at(t));
+    assert_eq!(ratio(&series, "5m"), Some(0.0));
+    let hour = ratio(&series, "1h").unwrap();
+    assert!(
+        (hour - 0.0).abs() < 1e-12,
+        "the errors before t=300 s left the 1 h window at t=3,900 s: {hour}"
+    );
+    let three_days = ratio(&series, "3d").unwrap();
+    assert!((three_days - 6.0 / 470.0).abs() < 1e-12, "{three_days}");
+}
+
+#[test]
+fn a_latency_slo_counts_slow_requests_and_only_its_models() {
+    use crate::config::{Slo, SloKind};
+    use crate::slo::Slos;
+
+    let slo = Slo {
+        name: "latency".into(),
+        objective: 95.0,
+        kind: SloKind::Latency,
+        latency_threshold: Duration::from_secs(2),
+        models: vec!["llama3".into()],
+    };
+    let mut slos = Slos::new(vec![slo]);
+    slos.tick(at(0));
+    for (i, d) in [0.5, 1.9, 2.5, 10.0].into_iter().enumerate() {
+        slos.record(&event(&format!("l{i}"), "llama3", 200, d, 10));
+        slos.record(&event(&format!("q{i}"), "qwen", 200, d, 10));
+    }
+    let series = slos.tick(at(60_000));
+    let r5m: Vec<_> = series
+        .iter()
+        .filter(|s| s.name == "slo:sli_error:ratio_rate5m")
+        .collect();
+    assert_eq!(r5m.len(), 1, "only llama3 is covered");
+    assert_eq!(r5m[0].value, 0.5);
+}

@@ -33,6 +33,22 @@ impl Histogram {
         self.count += 1;
     }
 
+    /// The per-bucket counts (the last is `+Inf`), for storing.
+    pub fn counts(&self) -> &[u64] {
+        &self.counts
+    }
+
+    /// A histogram over `bounds` rebuilt from stored parts; `None` when the counts do
+    /// not fit the bounds (stored under other bounds).
+    pub fn from_parts(bounds: &'static [f64], counts: Vec<u64>, sum: f64) -> Option<Self> {
+        (counts.len() == bounds.len() + 1).then(|| Self {
+            bounds,
+            count: counts.iter().sum(),
+            counts,
+            sum,
+        })
+    }
+
     /// `(upper bound, count in that bucket alone)`, ending with `+Inf`.
     pub fn buckets(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
         self.bounds

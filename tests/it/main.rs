@@ -12,6 +12,7 @@ mod infra;
 mod kube;
 mod prometheus;
 mod requests;
+mod restart;
 mod scraper;
 mod simulator;
 mod up;

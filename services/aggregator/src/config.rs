@@ -20,6 +20,9 @@ pub struct Config {
     pub dedupe_window: Duration,
     /// Service-level objectives whose burn rates are exported.
     pub slos: Vec<Slo>,
+    /// Where request counters and SLO history are kept across restarts (a sled
+    /// database); without it they start from zero at every start.
+    pub state_path: Option<std::path::PathBuf>,
 }
 
 /// One SLO, as Sloth writes it.
@@ -57,6 +60,7 @@ impl Default for Config {
             freshness: Duration::from_secs(2),
             dedupe_window: Duration::from_secs(600),
             slos: Vec::new(),
+            state_path: None,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The aggregator: pool gauges from fresh pods on `samples.v1`, published every tick
-//! to `aggregates.v1` and served on `/metrics`, and per-model request metrics from
-//! `requests.v1` served on `/metrics` (DESIGN §2, §5). SLO burn rates and state kept
-//! across restarts land with the rest of issue 5.
+//! to `aggregates.v1` and served on `/metrics`; per-model request metrics from
+//! `requests.v1` and SLO burn rates, served on `/metrics` (DESIGN §2, §5). Request
+//! counters and SLO history survive restarts in sled.
 //!
 //! # Layout
 //! - `config.rs`: the `aggregator:` section.
@@ -9,6 +9,7 @@
 //! - `requests.rs`: [`Requests`], the pure per-model counters and histograms, deduplicated.
 //! - `exposition.rs`: the aggregates as Prometheus gauges, the model stats as a collector.
 //! - `slo.rs`: SLO burn rates over the workbook's windows, under Sloth's names.
+//! - `store.rs`: state across restarts (sled behind a trait).
 //! - `events.rs`: what the loop logs and counts about bad and repeated events.
 //! - `tests.rs`: the core with explicit times.
 
@@ -18,6 +19,7 @@ mod events;
 mod exposition;
 mod requests;
 mod slo;
+mod store;
 
 #[cfg(test)]
 mod tests;
@@ -42,6 +44,9 @@ pub enum Error {
     /// The bus refused us.
     #[error(transparent)]
     Bus(#[from] shared::bus::BusError),
+    /// The state store failed.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
 }
 
 #[allow(clippy::disallowed_methods)] // the shell gives the core its time
@@ -68,8 +73,17 @@ pub async fn run(
     ))?;
     let mut events = Typed::<RequestEvent>::new(sub, deps.bus_metrics.clone());
     let mut pools = Pools::new(config.freshness);
-    let mut requests = Requests::new(config.dedupe_window);
-    let mut slos = slo::Slos::new(config.slos.clone());
+    let store = match &config.state_path {
+        Some(path) => Some(store::SledStore::open(path)?),
+        None => {
+            tracing::info!(
+                "No aggregator.state_path: request counters start from zero at every start."
+            );
+            None
+        }
+    };
+    let (mut requests, mut slos) = restore(store.as_ref(), &config)?;
+    let mut uncommitted = Vec::new();
     let mut exposition = exposition::Exposition::register(&deps.metrics);
     let models = exposition::ModelsCollector::register(&deps.metrics);
     let counters = events::AggregatorMetrics::register(&deps.metrics);
@@ -99,7 +113,12 @@ pub async fn run(
                         slos.record(&event);
                     }
                     events::EventIngested { outcome, message: &message, id: &event.id }.emit(&counters);
-                    events.commit(&message)?;
+                    // With a store, offsets are committed only once the counts are saved:
+                    // a crash in between redelivers, and the stored ids deduplicate.
+                    match store {
+                        Some(_) => uncommitted.push(message),
+                        None => events.commit(&message)?,
+                    }
                 }
                 Err(BusError::Closed) => return Err(BusError::Closed.into()),
                 Err(e) => {
@@ -111,6 +130,13 @@ pub async fn run(
                 let now = wall_now();
                 let aggregates = pools.tick(now);
                 exposition.update(&aggregates, &slos.tick(now));
+                if let Some(store) = &store {
+                    save(store, &requests, &slos)?;
+                    for m in uncommitted.drain(..) {
+                        events.commit(&m)?;
+                    }
+                }
+                // Counters are shown only once saved, so a restart never shows less.
                 models.update(requests.models());
                 let sends = aggregates.iter().map(|a| {
                     let body = Bytes::from(encode_aggregates(std::slice::from_ref(a)));
@@ -122,8 +148,65 @@ pub async fn run(
             }
         }
     }
+    if let Some(store) = &store {
+        save(store, &requests, &slos)?;
+        for m in uncommitted.drain(..) {
+            events.commit(&m)?;
+        }
+    }
     samples.close().await?;
     events.close().await?;
     tracing::info!("Aggregator stopped.");
+    Ok(())
+}
+
+const REQUESTS_KEY: &str = "requests.v1";
+const SLOS_KEY: &str = "slos.v1";
+
+/// The request counters and SLO history from `store`, or fresh ones.
+fn restore(
+    store: Option<&store::SledStore>,
+    config: &Config,
+) -> Result<(Requests, slo::Slos), Error> {
+    use store::Store;
+    let Some(store) = store else {
+        return Ok((
+            Requests::new(config.dedupe_window),
+            slo::Slos::new(config.slos.clone()),
+        ));
+    };
+    let read = |key: &str| -> Result<Option<Vec<u8>>, Error> { Ok(store.load(key)?) };
+    let requests = match read(REQUESTS_KEY)?.map(|b| serde_json::from_slice(&b)) {
+        Some(Ok(state)) => Requests::restore(config.dedupe_window, state),
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "Stored request counters do not decode; starting from zero.");
+            Requests::new(config.dedupe_window)
+        }
+        None => Requests::new(config.dedupe_window),
+    };
+    let slos = match read(SLOS_KEY)?.map(|b| serde_json::from_slice(&b)) {
+        Some(Ok(state)) => slo::Slos::restore(config.slos.clone(), state),
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "Stored SLO history does not decode; starting over.");
+            slo::Slos::new(config.slos.clone())
+        }
+        None => slo::Slos::new(config.slos.clone()),
+    };
+    let total: u64 = requests.models().values().map(|m| m.total).sum();
+    tracing::info!(requests = total, "Aggregator state restored.");
+    Ok((requests, slos))
+}
+
+fn save(store: &store::SledStore, requests: &Requests, slos: &slo::Slos) -> Result<(), Error> {
+    use store::Store;
+    // Serialising plain structs with string keys cannot fail.
+    store.save(
+        REQUESTS_KEY,
+        &serde_json::to_vec(&requests.state()).expect("serialisable"),
+    )?;
+    store.save(
+        SLOS_KEY,
+        &serde_json::to_vec(&slos.state()).expect("serialisable"),
+    )?;
     Ok(())
 }

@@ -193,3 +193,119 @@ impl Requests {
         &self.models
     }
 }
+
+/// What [`Requests`] stores across restarts.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RequestsState {
+    models: Vec<ModelState>,
+    /// Ids seen within the window, with when (Unix milliseconds).
+    seen: Vec<(String, u64)>,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct ModelState {
+    key: (String, String),
+    total: u64,
+    errors: BTreeMap<String, u64>,
+    /// Duration, request sizes, response sizes, input, output, NTPOT: counts and sum.
+    histograms: Vec<(Vec<u64>, f64)>,
+}
+
+fn parts(m: &ModelStats) -> [&Histogram; 6] {
+    [
+        &m.duration,
+        &m.request_sizes,
+        &m.response_sizes,
+        &m.input_tokens,
+        &m.output_tokens,
+        &m.ntpot,
+    ]
+}
+
+impl Requests {
+    /// The state to store.
+    pub fn state(&self) -> RequestsState {
+        let unix = |t: &SystemTime| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0)
+        };
+        RequestsState {
+            models: self
+                .models
+                .iter()
+                .map(|(k, m)| ModelState {
+                    key: (k.model_name.clone(), k.target_model_name.clone()),
+                    total: m.total,
+                    errors: m.errors.clone(),
+                    histograms: parts(m)
+                        .iter()
+                        .map(|h| (h.counts().to_vec(), h.sum))
+                        .collect(),
+                })
+                .collect(),
+            seen: self
+                .order
+                .iter()
+                .map(|(t, id)| (id.clone(), unix(t)))
+                .collect(),
+        }
+    }
+
+    /// Stats continued from `state`; a model whose stored histograms do not fit the
+    /// current bounds starts over (and says so).
+    pub fn restore(window: Duration, state: RequestsState) -> Self {
+        let mut r = Self::new(window);
+        for (id, ms) in state.seen {
+            r.seen.insert(id.clone());
+            r.order
+                .push_back((std::time::UNIX_EPOCH + Duration::from_millis(ms), id));
+        }
+        for m in state.models {
+            let bounds = [
+                DURATION,
+                REQUEST_SIZES,
+                RESPONSE_SIZES,
+                INPUT_TOKENS,
+                OUTPUT_TOKENS,
+                NTPOT,
+            ];
+            let hs: Option<Vec<Histogram>> = m
+                .histograms
+                .into_iter()
+                .zip(bounds)
+                .map(|((counts, sum), b)| Histogram::from_parts(b, counts, sum))
+                .collect();
+            let Some(hs) = hs.filter(|h| h.len() == 6) else {
+                tracing::warn!(model = %m.key.0, "Stored histograms do not fit the current buckets; this model starts over.");
+                continue;
+            };
+            let [
+                duration,
+                request_sizes,
+                response_sizes,
+                input_tokens,
+                output_tokens,
+                ntpot,
+            ]: [Histogram; 6] = hs.try_into().expect("six histograms, checked above");
+            let key = ModelKey {
+                model_name: m.key.0,
+                target_model_name: m.key.1,
+            };
+            r.models.insert(
+                key,
+                ModelStats {
+                    total: m.total,
+                    errors: m.errors,
+                    duration,
+                    request_sizes,
+                    response_sizes,
+                    input_tokens,
+                    output_tokens,
+                    ntpot,
+                },
+            );
+        }
+        r
+    }
+}

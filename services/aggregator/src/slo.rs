@@ -31,13 +31,13 @@ const FINE_KEEP: Duration = Duration::from_secs(259_200 + 60);
 const COARSE: Duration = Duration::from_secs(300);
 const PERIOD: Duration = Duration::from_secs(30 * 86_400);
 
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Counts {
     total: u64,
     bad: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 struct History {
     now: Counts,
     fine: VecDeque<(SystemTime, Counts)>,
@@ -165,5 +165,29 @@ impl Slos {
             }
         }
         out
+    }
+}
+
+/// What [`Slos`] stores across restarts: each series' counts and snapshots.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SlosState(Vec<((String, String), History)>);
+
+impl Slos {
+    /// The state to store.
+    pub fn state(&self) -> SlosState {
+        SlosState(
+            self.history
+                .iter()
+                .map(|(k, h)| (k.clone(), h.clone()))
+                .collect(),
+        )
+    }
+
+    /// `slos` continued from `state`.
+    pub fn restore(slos: Vec<Slo>, state: SlosState) -> Self {
+        Self {
+            slos,
+            history: state.0.into_iter().collect(),
+        }
     }
 }

@@ -391,3 +391,41 @@ fn a_latency_slo_counts_slow_requests_and_only_its_models() {
     assert_eq!(r5m.len(), 1, "only llama3 is covered");
     assert_eq!(r5m[0].value, 0.5);
 }
+
+#[test]
+fn request_counters_round_trip_through_their_stored_state() {
+    use crate::requests::{Outcome, Requests, RequestsState};
+    let mut r = Requests::new(Duration::from_secs(600));
+    r.ingest(at(0), &event("s1", "llama3", 200, 1.5, 100));
+    r.ingest(at(5), &event("s2", "llama3", 500, 0.5, 0));
+    let json = serde_json::to_vec(&r.state()).unwrap();
+    let state: RequestsState = serde_json::from_slice(&json).unwrap();
+    let mut back = Requests::restore(Duration::from_secs(600), state);
+    assert_eq!(back.models(), r.models());
+    assert_eq!(
+        back.ingest(at(10), &event("s1", "llama3", 200, 1.5, 100)),
+        Outcome::Duplicate,
+        "seen ids survive"
+    );
+}
+
+#[test]
+fn a_database_that_does_not_open_is_moved_aside() {
+    use crate::store::{SledStore, Store};
+    let dir = std::env::temp_dir().join(format!("pp-store-{}-{}", std::process::id(), line!()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("state");
+    // Not a sled database: a plain file where its directory should be.
+    std::fs::write(&path, b"garbage").unwrap();
+    let store = SledStore::open(&path).unwrap();
+    store.save("k", b"v").unwrap();
+    assert_eq!(store.load("k").unwrap().as_deref(), Some(&b"v"[..]));
+    assert_eq!(
+        std::fs::read(dir.join("state.broken-0")).unwrap(),
+        b"garbage",
+        "the old one is kept aside"
+    );
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -62,7 +62,10 @@ async fn request_events_become_the_pickers_model_metrics() {
     publish(event("r2", 0.7).encode()).await;
     publish(event("r1", 1.2).encode()).await; // redelivered
     publish(event("r3", -4.0).encode()).await; // a negative duration
-    publish(br#"{"schema":2,"id":"r4"}"#.to_vec()).await; // an unknown schema
+    let mut future = event("r4", 1.0);
+    future.schema = 2;
+    publish(future.encode()).await; // an unknown schema
+    publish(b"{not json".to_vec()).await; // not even JSON
     publish(event("r5", 3.0).encode()).await; // the stream goes on
 
     let addr = running.admin_addr;
@@ -106,8 +109,16 @@ async fn request_events_become_the_pickers_model_metrics() {
     );
     assert!(
         page.contains(&format!(
-            "poolpilot_bus_messages_skipped_total{{topic=\"{topic}\"}} 1"
+            "poolpilot_bus_messages_skipped_total{{topic=\"{topic}\"}} 2"
         )),
+        "{page}"
+    );
+    assert!(
+        page.contains("poolpilot_aggregator_invalid_messages_total{reason=\"schema\"} 1"),
+        "{page}"
+    );
+    assert!(
+        page.contains("poolpilot_aggregator_invalid_messages_total{reason=\"decode\"} 1"),
         "{page}"
     );
     running.shutdown().await.unwrap();

@@ -38,6 +38,18 @@ impl AggregatorMetrics {
     }
 }
 
+impl AggregatorMetrics {
+    /// A message on `topic` that did not decode: `reason` is `schema` for a schema
+    /// version this build does not read, `decode` otherwise.
+    pub fn undecodable(&self, error: &shared::wire::DecodeError) {
+        let reason = match error {
+            shared::wire::DecodeError::Schema { .. } => "schema",
+            _ => "decode",
+        };
+        self.invalid.get_or_create(&Reason { reason }).inc();
+    }
+}
+
 /// One request event, counted or not.
 pub struct EventIngested<'a> {
     /// What became of it.

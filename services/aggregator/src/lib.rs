@@ -66,12 +66,18 @@ pub async fn run(
     let sub = deps.bus.subscribe(
         Subscribe::new("poolpilot-aggregator", [samples_topic]).start(StartFrom::Latest),
     )?;
-    let mut samples = Typed::<Vec<PodSamples>>::new(sub, deps.bus_metrics.clone());
+    let counters = events::AggregatorMetrics::register(&deps.metrics);
+    let on_skip = |c: events::AggregatorMetrics| -> shared::bus::typed::OnSkip {
+        Box::new(move |_, e| c.undecodable(e))
+    };
+    let mut samples = Typed::<Vec<PodSamples>>::new(sub, deps.bus_metrics.clone())
+        .on_skip(on_skip(counters.clone()));
     let sub = deps.bus.subscribe(Subscribe::new(
         "poolpilot-aggregator",
         [deps.topics.name(Topic::Requests)],
     ))?;
-    let mut events = Typed::<RequestEvent>::new(sub, deps.bus_metrics.clone());
+    let mut events = Typed::<RequestEvent>::new(sub, deps.bus_metrics.clone())
+        .on_skip(on_skip(counters.clone()));
     let mut pools = Pools::new(config.freshness);
     let store = match &config.state_path {
         Some(path) => Some(store::SledStore::open(path)?),
@@ -86,7 +92,6 @@ pub async fn run(
     let mut uncommitted = Vec::new();
     let mut exposition = exposition::Exposition::register(&deps.metrics);
     let models = exposition::ModelsCollector::register(&deps.metrics);
-    let counters = events::AggregatorMetrics::register(&deps.metrics);
     let mut tick = tokio::time::interval(config.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     ready.set(true);

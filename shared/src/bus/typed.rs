@@ -95,11 +95,15 @@ impl MessageDecodeFailed<'_> {
     }
 }
 
+/// Told about each skipped message, for a service's own counters.
+pub type OnSkip = Box<dyn Fn(&Message, &DecodeError) + Send>;
+
 /// A subscription yielding decoded values with their messages.
 pub struct Typed<T> {
     inner: Box<dyn Subscription>,
     metrics: BusMetrics,
     last_skipped: Option<String>,
+    on_skip: Option<OnSkip>,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -110,8 +114,15 @@ impl<T: Decode> Typed<T> {
             inner,
             metrics,
             last_skipped: None,
+            on_skip: None,
             _type: PhantomData,
         }
+    }
+
+    /// Also calls `f` for each skipped message.
+    pub fn on_skip(mut self, f: OnSkip) -> Self {
+        self.on_skip = Some(f);
+        self
     }
 
     /// The next message that decodes. Those that do not are reported, committed and
@@ -127,6 +138,9 @@ impl<T: Decode> Typed<T> {
                         error: &error,
                     }
                     .emit(&self.metrics);
+                    if let Some(f) = &self.on_skip {
+                        f(&message, &error);
+                    }
                     self.last_skipped = Some(format!("{}: {error}", message.place()));
                     self.inner.commit(&message)?;
                 }

@@ -46,9 +46,22 @@ async fn request_events_become_the_pickers_model_metrics() {
         models: vec![],
     }];
     let topic = config.bus.topics().name(Topic::Requests);
+    let aggregates_topic = config.bus.topics().name(Topic::Aggregates);
     let running = start(&[Part::Aggregator], validate(config).unwrap())
         .await
         .unwrap();
+    let sub = running
+        .deps
+        .bus
+        .subscribe(shared::bus::Subscribe::new(
+            "it-aggregates",
+            [aggregates_topic],
+        ))
+        .unwrap();
+    let mut aggregates = shared::bus::typed::Typed::<Vec<shared::wire::Aggregates>>::new(
+        sub,
+        running.deps.bus_metrics.clone(),
+    );
     let bus = running.deps.bus.clone();
     let publish = |body: Vec<u8>| {
         let (bus, topic) = (bus.clone(), topic.clone());
@@ -121,5 +134,23 @@ async fn request_events_become_the_pickers_model_metrics() {
         page.contains("poolpilot_aggregator_invalid_messages_total{reason=\"decode\"} 1"),
         "{page}"
     );
+    // The same counters travel on aggregates.v1, in a message of no pool.
+    let total = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let (_, batch) = aggregates.next().await.unwrap();
+            let found = batch
+                .iter()
+                .filter(|a| a.pool.is_empty())
+                .flat_map(|a| &a.series)
+                .find(|s| s.name == "inference_model_request_total")
+                .map(|s| s.value);
+            if found == Some(3.0) {
+                return found;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(total, Some(3.0));
     running.shutdown().await.unwrap();
 }

@@ -32,7 +32,7 @@ use shared::Deps;
 use shared::bus::typed::Typed;
 use shared::bus::{BusError, StartFrom, Subscribe};
 use shared::config::Validated;
-use shared::wire::{PodSamples, RequestEvent, Topic, encode_aggregates};
+use shared::wire::{Aggregates, PodSamples, RequestEvent, Topic, encode_aggregates};
 
 pub use config::{Config, Slo, SloKind};
 pub use core::Pools;
@@ -133,8 +133,9 @@ pub async fn run(
             },
             _ = tick.tick() => {
                 let now = wall_now();
-                let aggregates = pools.tick(now);
-                exposition.update(&aggregates, &slos.tick(now));
+                let mut aggregates = pools.tick(now);
+                let slo_series = slos.tick(now);
+                exposition.update(&aggregates, &slo_series);
                 if let Some(store) = &store {
                     save(store, &requests, &slos)?;
                     for m in uncommitted.drain(..) {
@@ -143,6 +144,12 @@ pub async fn run(
                 }
                 // Counters are shown only once saved, so a restart never shows less.
                 models.update(requests.models());
+                // Model and SLO series belong to no pool: one message with pool "".
+                let mut global = requests.series();
+                global.extend(slo_series);
+                if !global.is_empty() {
+                    aggregates.push(Aggregates { pool: String::new(), time: now, series: global });
+                }
                 let sends = aggregates.iter().map(|a| {
                     let body = Bytes::from(encode_aggregates(std::slice::from_ref(a)));
                     deps.bus.publish(&aggregates_topic, a.pool.as_bytes(), body)

@@ -309,3 +309,61 @@ impl Requests {
         r
     }
 }
+
+impl Requests {
+    /// Every model series as Prometheus would scrape it (counters `_total`,
+    /// histograms as `_bucket{le}`, `_sum`, `_count`), for `aggregates.v1`.
+    pub fn series(&self) -> Vec<shared::wire::RawSample> {
+        use shared::wire::{RawKind, RawSample};
+        let mut out = Vec::new();
+        for (k, m) in &self.models {
+            let labels = vec![
+                ("model_name".to_owned(), k.model_name.clone()),
+                ("target_model_name".to_owned(), k.target_model_name.clone()),
+            ];
+            let counter = |name: &str, labels: Vec<(String, String)>, value: f64| RawSample {
+                name: name.to_owned(),
+                labels,
+                kind: RawKind::Counter,
+                value,
+            };
+            out.push(counter(
+                "inference_model_request_total",
+                labels.clone(),
+                m.total as f64,
+            ));
+            for (code, n) in &m.errors {
+                let mut l = labels.clone();
+                l.push(("error_code".to_owned(), code.clone()));
+                out.push(counter("inference_model_request_error_total", l, *n as f64));
+            }
+            let names = [
+                "inference_model_request_duration_seconds",
+                "inference_model_request_sizes",
+                "inference_model_response_sizes",
+                "inference_model_input_tokens",
+                "inference_model_output_tokens",
+                "inference_model_normalized_time_per_output_token_seconds",
+            ];
+            for (name, h) in names.into_iter().zip(parts(m)) {
+                for (le, c) in h.cumulative() {
+                    let mut l = labels.clone();
+                    let le = if le.is_infinite() {
+                        "+Inf".to_owned()
+                    } else {
+                        le.to_string()
+                    };
+                    l.push(("le".to_owned(), le));
+                    out.push(counter(&format!("{name}_bucket"), l, c as f64));
+                }
+                out.push(counter(&format!("{name}_sum"), labels.clone(), h.sum));
+                out.push(counter(
+                    &format!("{name}_count"),
+                    labels.clone(),
+                    h.count as f64,
+                ));
+            }
+        }
+        out
+    }
+}

@@ -429,3 +429,42 @@ fn a_database_that_does_not_open_is_moved_aside() {
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn model_series_flatten_as_prometheus_scrapes_them() {
+    use crate::requests::Requests;
+    let mut r = Requests::new(Duration::from_secs(600));
+    r.ingest(at(0), &event("f1", "llama3", 200, 0.3, 10));
+    r.ingest(at(1), &event("f2", "llama3", 503, 2.5, 10));
+    let series = r.series();
+    let find = |name: &str, le: Option<&str>| {
+        series
+            .iter()
+            .find(|s| {
+                s.name == name
+                    && le.is_none_or(|le| s.labels.iter().any(|(k, v)| k == "le" && v == le))
+            })
+            .map(|s| s.value)
+    };
+    assert_eq!(find("inference_model_request_total", None), Some(2.0));
+    assert_eq!(find("inference_model_request_error_total", None), Some(1.0));
+    assert_eq!(
+        find(
+            "inference_model_request_duration_seconds_bucket",
+            Some("0.4")
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        find(
+            "inference_model_request_duration_seconds_bucket",
+            Some("+Inf")
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        find("inference_model_request_duration_seconds_sum", None),
+        Some(2.8)
+    );
+    assert!(series.iter().all(|s| s.kind == RawKind::Counter));
+}

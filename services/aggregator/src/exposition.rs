@@ -10,14 +10,13 @@ use std::sync::{Arc, Mutex};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
-use shared::histogram::Histogram;
 
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use shared::telemetry::MetricsRegistry;
 use shared::wire::{Aggregates, RawSample};
 
-use crate::requests::{ModelKey, ModelStats};
+use crate::requests::{ModelKey, ModelStats, histograms};
 
 type Labels = Vec<(String, String)>;
 type Gauges = Family<Labels, Gauge<f64, AtomicU64>>;
@@ -124,41 +123,6 @@ impl ModelsCollector {
     }
 }
 
-type HistogramOf = fn(&ModelStats) -> &Histogram;
-
-const HISTOGRAMS: [(&str, &str, HistogramOf); 6] = [
-    (
-        "inference_model_request_duration_seconds",
-        "Response latency distribution in seconds for each model and target model",
-        |m| &m.duration,
-    ),
-    (
-        "inference_model_request_sizes",
-        "Request size distribution in bytes for each model and target model",
-        |m| &m.request_sizes,
-    ),
-    (
-        "inference_model_response_sizes",
-        "Response size distribution in bytes for each model and target model",
-        |m| &m.response_sizes,
-    ),
-    (
-        "inference_model_input_tokens",
-        "Input token count distribution for each model and target model",
-        |m| &m.input_tokens,
-    ),
-    (
-        "inference_model_output_tokens",
-        "Output token count distribution for each model and target model",
-        |m| &m.output_tokens,
-    ),
-    (
-        "inference_model_normalized_time_per_output_token_seconds",
-        "Latency divided by output tokens, in seconds",
-        |m| &m.ntpot,
-    ),
-];
-
 impl Collector for ModelsCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
         let models = self.snapshot.lock().unwrap_or_else(|e| e.into_inner());
@@ -194,10 +158,14 @@ impl Collector for ModelsCollector {
                     .encode_counter::<NoLabelSet, _, u64>(n, None)?;
             }
         }
-        for (name, help, of) in HISTOGRAMS {
+        // One descriptor per histogram name, then every model pair under it.
+        let Some(first) = models.values().next() else {
+            return Ok(());
+        };
+        for (i, (name, help, _)) in histograms(first).into_iter().enumerate() {
             let mut family = encoder.encode_descriptor(name, help, None, MetricType::Histogram)?;
             for (k, m) in models.iter() {
-                let h = of(m);
+                let h = histograms(m)[i].2;
                 let buckets: Vec<(f64, u64)> = h.buckets().collect();
                 family
                     .encode_family(&labels(k))?

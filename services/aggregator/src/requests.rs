@@ -222,6 +222,44 @@ fn parts(m: &ModelStats) -> [&Histogram; 6] {
     ]
 }
 
+/// Each histogram of `m` with its metric name and help, in one fixed order: what
+/// `/metrics` and `aggregates.v1` both show.
+pub fn histograms(m: &ModelStats) -> [(&'static str, &'static str, &Histogram); 6] {
+    let [d, rq, rs, i, o, n] = parts(m);
+    [
+        (
+            "inference_model_request_duration_seconds",
+            "Response latency distribution in seconds for each model and target model",
+            d,
+        ),
+        (
+            "inference_model_request_sizes",
+            "Request size distribution in bytes for each model and target model",
+            rq,
+        ),
+        (
+            "inference_model_response_sizes",
+            "Response size distribution in bytes for each model and target model",
+            rs,
+        ),
+        (
+            "inference_model_input_tokens",
+            "Input token count distribution for each model and target model",
+            i,
+        ),
+        (
+            "inference_model_output_tokens",
+            "Output token count distribution for each model and target model",
+            o,
+        ),
+        (
+            "inference_model_normalized_time_per_output_token_seconds",
+            "Latency divided by output tokens, in seconds",
+            n,
+        ),
+    ]
+}
+
 impl Requests {
     /// The state to store.
     pub fn state(&self) -> RequestsState {
@@ -337,15 +375,7 @@ impl Requests {
                 l.push(("error_code".to_owned(), code.clone()));
                 out.push(counter("inference_model_request_error_total", l, *n as f64));
             }
-            let names = [
-                "inference_model_request_duration_seconds",
-                "inference_model_request_sizes",
-                "inference_model_response_sizes",
-                "inference_model_input_tokens",
-                "inference_model_output_tokens",
-                "inference_model_normalized_time_per_output_token_seconds",
-            ];
-            for (name, h) in names.into_iter().zip(parts(m)) {
+            for (name, _, h) in histograms(m) {
                 for (le, c) in h.cumulative() {
                     let mut l = labels.clone();
                     let le = if le.is_infinite() {

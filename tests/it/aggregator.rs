@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use poolpilot::{Config, Part, start};
 use poolpilot_tests::{http_get, infra, kafka_shared, unique};
-use serde_json::json;
 use shared::bus::typed::Typed;
 use shared::bus::{BusKind, StartFrom, Subscribe};
 use shared::config::validate;
@@ -39,12 +38,7 @@ async fn until(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overloading_the_pool_moves_its_gauges_and_idling_brings_them_back() {
     let _broker = kafka_shared().await;
-    let fleet = simulator::Fleet::start(simulator::Config {
-        servers: 2,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let fleet = poolpilot_tests::sim_fleet(2).await;
     let pods = fleet.pods();
     let pool = unique("agg");
     let mut config = Config::default();
@@ -83,19 +77,8 @@ async fn overloading_the_pool_moves_its_gauges_and_idling_brings_them_back() {
 
     // Overload one pod past its 64 sequence slots: the queue forms, KV fills.
     // Responses are held, unread: their requests run until dropped.
-    let client = reqwest::Client::new();
     let loaded = Instant::now();
-    let sends = (0..80).map(|_| {
-        client
-            .post(format!("{}/v1/completions", pods[0].url()))
-            .json(&json!({ "prompt": "q".repeat(1600), "max_tokens": 4000, "stream": true }))
-            .send()
-    });
-    let streams: Vec<_> = futures::future::join_all(sends)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
+    let streams = poolpilot_tests::hold_completions(&pods[0].url(), 80, 1600, 4000).await;
     let busy = until(&mut sub, &pool, "the queue shows", |a| {
         gauge(a, "inference_pool_average_queue_size").is_some_and(|q| q > 0.0)
     })

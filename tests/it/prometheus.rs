@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use poolpilot::{Config, Part, start};
 use poolpilot_tests::{eventually, infra, shared_dir, unique};
-use serde_json::{Value, json};
+use serde_json::Value;
 use shared::config::validate;
 
 /// Kills Prometheus when dropped, so a failing test leaves nothing behind.
@@ -96,17 +96,7 @@ async fn prometheus_scrapes_our_gauges_and_the_seed_alert_fires() {
 
     // Overload the pool: its KV cache fills past 0.9; the seed's alert goes pending, then fires.
     let client = reqwest::Client::new();
-    let sends = (0..80).map(|_| {
-        client
-            .post(format!("{}/v1/completions", pod.url()))
-            .json(&json!({ "prompt": "q".repeat(1600), "max_tokens": 4000, "stream": true }))
-            .send()
-    });
-    let held: Vec<_> = futures::future::join_all(sends)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
+    let held = poolpilot_tests::hold_completions(&pod.url(), 80, 1600, 4000).await;
     let state = |wanted: &'static str| {
         let (client, base) = (client.clone(), base.clone());
         move || {

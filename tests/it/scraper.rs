@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
 use poolpilot_tests::{infra, kafka_shared, unique};
 use scraper::{Config, EngineChoice, FetchError, Fetcher, Pool, Target};
 use serde_json::json;
@@ -102,12 +101,7 @@ impl Running {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulated_servers_reach_the_samples_topic_over_kafka() {
     let _broker = kafka_shared().await;
-    let fleet = simulator::Fleet::start(simulator::Config {
-        servers: 2,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let fleet = poolpilot_tests::sim_fleet(2).await;
     let pods = fleet.pods();
     let pool = unique("pool");
     let mut run = Running::start(
@@ -142,19 +136,7 @@ async fn simulated_servers_reach_the_samples_topic_over_kafka() {
     assert!(idle.raw.iter().any(|r| r.name == "scrape_duration_seconds"));
 
     // Load one server: its signals must show it, the other's must not.
-    let client = reqwest::Client::new();
-    let mut streams = Vec::new();
-    for _ in 0..16 {
-        let r = client
-            .post(format!("{}/v1/completions", pods[0].url()))
-            .json(&json!({ "prompt": "z".repeat(2000), "max_tokens": 3000, "stream": true }))
-            .send()
-            .await
-            .unwrap();
-        let mut body = r.bytes_stream();
-        body.next().await.unwrap().unwrap();
-        streams.push(body);
-    }
+    let streams = poolpilot_tests::hold_completions(&pods[0].url(), 16, 2000, 3000).await;
     let busy = until(sub, "sim-0 runs 16", |p| {
         p.pod == pods[0].name && p.signals.running_requests == Some(16.0)
     })
@@ -310,12 +292,7 @@ async fn a_real_llm_d_inference_sim_reaches_the_samples_topic() {
 
 #[tokio::test]
 async fn a_body_over_the_limit_is_an_error_not_an_oom() {
-    let fleet = simulator::Fleet::start(simulator::Config {
-        servers: 1,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let fleet = poolpilot_tests::sim_fleet(1).await;
     let url = format!("{}/metrics", fleet.pods()[0].url());
     let small = Fetcher::new(Duration::from_secs(5), 1000).unwrap();
     let err = small.fetch(&url).await.unwrap_err();
@@ -348,12 +325,7 @@ async fn pods_discovered_on_the_real_apiserver_come_and_go() {
     use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 
     let _broker = kafka_shared().await;
-    let fleet = simulator::Fleet::start(simulator::Config {
-        servers: 1,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let fleet = poolpilot_tests::sim_fleet(1).await;
     let port = fleet.pods()[0].addr.port();
     let client = scraper_kube_client().await;
     let ns = unique("disc");
@@ -449,12 +421,7 @@ async fn a_real_inference_pool_object_is_followed() {
     };
 
     let _broker = kafka_shared().await;
-    let fleet = simulator::Fleet::start(simulator::Config {
-        servers: 1,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let fleet = poolpilot_tests::sim_fleet(1).await;
     let port = fleet.pods()[0].addr.port();
     let client = scraper_kube_client().await;
 

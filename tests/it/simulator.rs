@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use futures::StreamExt;
 use poolpilot_tests::{eventually, infra, shared_dir};
 use serde_json::{Value, json};
 use simulator::{Config, Fleet, ServerSpec};
@@ -353,19 +352,16 @@ async fn the_legacy_switch_reports_gpu_cache_usage_perc() {
 async fn load_shows_in_the_signals_and_a_client_that_leaves_frees_its_blocks() {
     let f = fleet(1, ServerSpec::default()).await;
     let base = f.pods()[0].url();
-    let mut streams = Vec::new();
-    for _ in 0..16 {
-        let r = client()
-            .post(format!("{base}/v1/completions"))
-            .json(&json!({ "prompt": "y".repeat(2000), "max_tokens": 2000, "stream": true }))
-            .send()
-            .await
-            .unwrap();
-        let mut body = r.bytes_stream();
-        body.next().await.unwrap().unwrap();
-        streams.push(body);
-    }
-    let page = metrics(&base).await;
+    let streams = poolpilot_tests::hold_completions(&base, 16, 2000, 2000).await;
+    let base2 = base.clone();
+    let page = eventually(Duration::from_secs(10), "16 running", || {
+        let base = base2.clone();
+        async move {
+            let page = metrics(&base).await;
+            (sample(&page, "vllm:num_requests_running") == 16.0).then_some(page)
+        }
+    })
+    .await;
     assert_eq!(sample(&page, "vllm:num_requests_running"), 16.0);
     assert!(sample(&page, "vllm:kv_cache_usage_perc") > 0.1, "{page}");
     let dcgm = client()

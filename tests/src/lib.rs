@@ -209,3 +209,38 @@ pub fn thread_cpu(task: &str) -> f64 {
     };
     (tick(11) + tick(12)) / 100.0
 }
+
+/// A simulated fleet of `servers` default pods on loopback.
+pub async fn sim_fleet(servers: u32) -> std::sync::Arc<simulator::Fleet> {
+    let config = simulator::Config {
+        servers,
+        ..Default::default()
+    };
+    simulator::Fleet::start(config)
+        .await
+        .expect("the simulated fleet binds on loopback")
+}
+
+/// `n` streamed completions of a `prompt_chars`-character prompt asking for
+/// `max_tokens`, sent to `base` at once and held unread: each runs until its response
+/// is dropped (dropping it aborts the request, as a client that leaves).
+pub async fn hold_completions(
+    base: &str,
+    n: usize,
+    prompt_chars: usize,
+    max_tokens: u32,
+) -> Vec<reqwest::Response> {
+    let client = reqwest::Client::new();
+    let body = serde_json::json!({ "prompt": "q".repeat(prompt_chars), "max_tokens": max_tokens, "stream": true });
+    let sends = (0..n).map(|_| {
+        client
+            .post(format!("{base}/v1/completions"))
+            .json(&body)
+            .send()
+    });
+    futures::future::join_all(sends)
+        .await
+        .into_iter()
+        .map(|r| r.expect("the simulated server answers"))
+        .collect()
+}

@@ -20,7 +20,7 @@ use crate::config::{Pool, Target};
 use crate::engine::{self, Engine};
 use crate::events::{SamplesPublishFailed, ScraperMetrics, TargetScrapeFailed, TargetScraped};
 use crate::fetch::Fetcher;
-use crate::parse::parse_all;
+use crate::parse::{Scrape, parse_all};
 
 /// What every loop shares.
 pub struct Ctx {
@@ -129,43 +129,63 @@ pub async fn model_server(ctx: Arc<Ctx>, pool: Arc<Pool>, target: Target, stop: 
     .await;
 }
 
-async fn scrape_model_server(ctx: &Ctx, pool: &Pool, target: &Target) {
-    let url = target.url();
-    let time = wall_now();
-    let started = Instant::now();
-    let mut pod = unknown(pool, target, time);
+/// Fetches `url` and reports the outcome: `None` (already reported) when it failed.
+async fn fetch(ctx: &Ctx, pool: &Pool, url: &str) -> Option<String> {
     match ctx.fetcher.fetch(url).await {
-        Ok(body) => {
-            let scrape = parse_all(&body);
-            let seconds = started.elapsed().as_secs_f64();
-            TargetScraped {
+        Ok(body) => Some(body),
+        Err(error) => {
+            TargetScrapeFailed {
                 pool: &pool.name,
-                seconds,
-                errors: &scrape.errors,
-                url,
+                error: &error,
             }
             .emit(&ctx.metrics);
-            match Engine::choose(pool.engine, &scrape.samples) {
-                Some(e) => {
-                    pod.engine = e.name().to_owned();
-                    pod.signals = engine::signals(e, &scrape.samples);
-                }
-                // A server whose names we do not know is up but has no signals.
-                None => pod.signals.up = true,
+            None
+        }
+    }
+}
+
+/// Parses a fetched body and reports it; returns the scrape and the seconds since
+/// `started`.
+fn parse<'b>(
+    ctx: &Ctx,
+    pool: &Pool,
+    url: &str,
+    body: &'b str,
+    started: Instant,
+) -> (Scrape<'b>, f64) {
+    let scrape = parse_all(body);
+    let seconds = started.elapsed().as_secs_f64();
+    TargetScraped {
+        pool: &pool.name,
+        seconds,
+        errors: &scrape.errors,
+        url,
+    }
+    .emit(&ctx.metrics);
+    (scrape, seconds)
+}
+
+async fn scrape_model_server(ctx: &Ctx, pool: &Pool, target: &Target) {
+    let url = target.url();
+    let mut pod = unknown(pool, target, wall_now());
+    let started = Instant::now();
+    if let Some(body) = fetch(ctx, pool, url).await {
+        let (scrape, seconds) = parse(ctx, pool, url, &body, started);
+        match Engine::choose(pool.engine, &scrape.samples) {
+            Some(e) => {
+                pod.engine = e.name().to_owned();
+                pod.signals = engine::signals(e, &scrape.samples);
             }
-            pod.raw = engine::raw(&scrape.samples, &ctx.allow);
-            pod.raw.push(RawSample {
-                name: "scrape_duration_seconds".into(),
-                labels: Vec::new(),
-                kind: RawKind::Gauge,
-                value: seconds,
-            });
+            // A server whose names we do not know is up but has no signals.
+            None => pod.signals.up = true,
         }
-        Err(error) => TargetScrapeFailed {
-            pool: &pool.name,
-            error: &error,
-        }
-        .emit(&ctx.metrics),
+        pod.raw = engine::raw(&scrape.samples, &ctx.allow);
+        pod.raw.push(RawSample {
+            name: "scrape_duration_seconds".into(),
+            labels: Vec::new(),
+            kind: RawKind::Gauge,
+            value: seconds,
+        });
     }
     publish(ctx, pod).await;
 }
@@ -189,25 +209,10 @@ async fn scrape_dcgm(ctx: &Ctx, pool: &Pool, target: &Target) {
     let url = target.url();
     let time = wall_now();
     let started = Instant::now();
-    let body = match ctx.fetcher.fetch(url).await {
-        Ok(body) => body,
-        Err(error) => {
-            return TargetScrapeFailed {
-                pool: &pool.name,
-                error: &error,
-            }
-            .emit(&ctx.metrics);
-        }
+    let Some(body) = fetch(ctx, pool, url).await else {
+        return;
     };
-    let scrape = parse_all(&body);
-    let seconds = started.elapsed().as_secs_f64();
-    TargetScraped {
-        pool: &pool.name,
-        seconds,
-        errors: &scrape.errors,
-        url,
-    }
-    .emit(&ctx.metrics);
+    let (scrape, _) = parse(ctx, pool, url, &body, started);
     for t in ctx.members(&pool.name) {
         let name = t.pod();
         let mine: Vec<_> = engine::dcgm_for(&scrape.samples, &name, &pool.namespace)

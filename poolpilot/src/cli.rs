@@ -34,6 +34,9 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Send OpenAI requests at a rate or schedule and report latency percentiles.
     Load(simulator::load::LoadArgs),
+    /// Check or unit-test Prometheus rule files, as promtool does.
+    #[command(subcommand)]
+    Rules(RulesCommand),
     /// Validate a config file and print every problem with its file:line:column.
     Check {
         /// poolpilot.yaml.
@@ -52,9 +55,29 @@ impl Command {
             Command::Scaler(a) => (Part::Scaler, a),
             Command::Router(a) => (Part::Router, a),
             Command::Simulate(a) => (Part::Simulator, &a.common),
-            Command::Up(_) | Command::Load(_) | Command::Check { .. } => return None,
+            Command::Up(_) | Command::Load(_) | Command::Rules(_) | Command::Check { .. } => {
+                return None;
+            }
         })
     }
+}
+
+/// `poolpilot rules …`.
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Check rule files like `promtool check rules`: every problem with its file:line.
+    Check {
+        /// Rule files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Run unit tests in promtool's format (`rule_files`, `input_series`,
+    /// `alert_rule_test`, `promql_expr_test`) like `promtool test rules`.
+    Test {
+        /// Test files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 /// Arguments of a command that runs one part.

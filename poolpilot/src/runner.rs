@@ -18,12 +18,26 @@ use simulator::Fleet;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::cli::RulesCommand;
 use crate::{Cli, Command, Config, Part, PartArgs};
 
 /// Runs what the command line asks for until SIGTERM/SIGINT or a part fails.
+/// `poolpilot rules check|test`: promtool's report on standard output, an error when
+/// anything failed.
+fn rules(command: RulesCommand) -> anyhow::Result<()> {
+    let (report, ok) = match command {
+        RulesCommand::Check { files } => alert_evaluator::rules::check_files(&files),
+        RulesCommand::Test { files } => alert_evaluator::unittest::run_files(&files),
+    };
+    print!("{report}");
+    anyhow::ensure!(ok, "rules: some checks failed");
+    Ok(())
+}
+
 pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Check { config } => check(&config),
+        Command::Rules(command) => rules(command),
         Command::Load(args) => {
             let json = args.json;
             let report = simulator::load::run(args, true).await?;

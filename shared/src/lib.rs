@@ -14,6 +14,7 @@
 //! - [`histogram`]: fixed-bound histograms as plain data.
 //! - `kube` (feature `kube`): a Kubernetes client from a kubeconfig or in-cluster.
 //! - [`shutdown`]: SIGTERM/SIGINT as a future.
+//! - [`store`]: state that survives restarts (sled behind a small trait).
 //! - [`Deps`]: what a service's `run` is handed besides its config.
 
 pub mod bus;
@@ -23,6 +24,7 @@ pub mod histogram;
 #[cfg(feature = "kube")]
 pub mod kube;
 pub mod shutdown;
+pub mod store;
 pub mod telemetry;
 pub mod wire;
 

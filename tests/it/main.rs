@@ -5,6 +5,7 @@
 #![allow(clippy::disallowed_methods)] // tests wait on deadlines
 
 mod aggregator;
+mod alerts;
 mod bus;
 mod compose;
 mod config;
@@ -13,6 +14,7 @@ mod kube;
 mod prometheus;
 mod requests;
 mod restart;
+mod rules;
 mod scraper;
 mod simulator;
 mod up;

@@ -244,3 +244,64 @@ pub async fn hold_completions(
         .map(|r| r.expect("the simulated server answers"))
         .collect()
 }
+
+/// One request a [`Receiver`] got.
+#[derive(Clone, Debug)]
+pub struct Received {
+    /// The request headers.
+    pub headers: axum::http::HeaderMap,
+    /// The raw body.
+    pub body: bytes::Bytes,
+    /// The body as JSON (`Null` when it is not JSON).
+    pub json: serde_json::Value,
+}
+
+/// A webhook receiver on loopback that keeps every request it gets and answers with
+/// the status set by [`Receiver::set_status`] (200 at first).
+pub struct Receiver {
+    /// `http://127.0.0.1:<port>/hook`.
+    pub url: String,
+    got: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    status: std::sync::Arc<std::sync::atomic::AtomicU16>,
+}
+
+impl Receiver {
+    /// Starts one on an ephemeral port.
+    pub async fn start() -> Self {
+        use std::sync::atomic::{AtomicU16, Ordering};
+        use std::sync::{Arc, Mutex};
+        let got: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let status = Arc::new(AtomicU16::new(200));
+        let (g, s) = (got.clone(), status.clone());
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, body: bytes::Bytes| async move {
+                    let json = serde_json::from_slice(&body).unwrap_or_default();
+                    g.lock().unwrap().push(Received {
+                        headers,
+                        body,
+                        json,
+                    });
+                    axum::http::StatusCode::from_u16(s.load(Ordering::Relaxed))
+                        .unwrap_or(axum::http::StatusCode::OK)
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, got, status }
+    }
+
+    /// Everything received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+
+    /// The status later requests are answered with.
+    pub fn set_status(&self, status: u16) {
+        self.status
+            .store(status, std::sync::atomic::Ordering::Relaxed);
+    }
+}

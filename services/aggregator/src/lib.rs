@@ -9,7 +9,6 @@
 //! - `requests.rs`: [`Requests`], the pure per-model counters and histograms, deduplicated.
 //! - `exposition.rs`: the aggregates as Prometheus gauges, the model stats as a collector.
 //! - `slo.rs`: SLO burn rates over the workbook's windows, under Sloth's names.
-//! - `store.rs`: state across restarts (sled behind a trait).
 //! - `events.rs`: what the loop logs and counts about bad and repeated events.
 //! - `tests.rs`: the core with explicit times.
 
@@ -19,7 +18,6 @@ mod events;
 mod exposition;
 mod requests;
 mod slo;
-mod store;
 
 #[cfg(test)]
 mod tests;
@@ -46,7 +44,7 @@ pub enum Error {
     Bus(#[from] shared::bus::BusError),
     /// The state store failed.
     #[error(transparent)]
-    Store(#[from] store::StoreError),
+    Store(#[from] shared::store::StoreError),
 }
 
 #[allow(clippy::disallowed_methods)] // the shell gives the core its time
@@ -80,7 +78,7 @@ pub async fn run(
         .on_skip(on_skip(counters.clone()));
     let mut pools = Pools::new(config.freshness);
     let store = match &config.state_path {
-        Some(path) => Some(store::SledStore::open(path)?),
+        Some(path) => Some(shared::store::SledStore::open(path)?),
         None => {
             tracing::info!(
                 "No aggregator.state_path: request counters start from zero at every start."
@@ -177,10 +175,10 @@ const SLOS_KEY: &str = "slos.v1";
 
 /// The request counters and SLO history from `store`, or fresh ones.
 fn restore(
-    store: Option<&store::SledStore>,
+    store: Option<&shared::store::SledStore>,
     config: &Config,
 ) -> Result<(Requests, slo::Slos), Error> {
-    use store::Store;
+    use shared::store::Store;
     let Some(store) = store else {
         return Ok((
             Requests::new(config.dedupe_window),
@@ -209,8 +207,12 @@ fn restore(
     Ok((requests, slos))
 }
 
-fn save(store: &store::SledStore, requests: &Requests, slos: &slo::Slos) -> Result<(), Error> {
-    use store::Store;
+fn save(
+    store: &shared::store::SledStore,
+    requests: &Requests,
+    slos: &slo::Slos,
+) -> Result<(), Error> {
+    use shared::store::Store;
     // Serialising plain structs with string keys cannot fail.
     store.save(
         REQUESTS_KEY,

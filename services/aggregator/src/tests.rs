@@ -411,7 +411,7 @@ fn request_counters_round_trip_through_their_stored_state() {
 
 #[test]
 fn a_database_that_does_not_open_is_moved_aside() {
-    use crate::store::{SledStore, Store};
+    use shared::store::{SledStore, Store};
     let dir = std::env::temp_dir().join(format!("pp-store-{}-{}", std::process::id(), line!()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

@@ -77,7 +77,16 @@ pub fn parse<T: DeserializeOwned + Validate>(
     let text = env::expand(text, |var| std::env::var(var).ok()).map_err(|problems| {
         ConfigError::Invalid(problems.into_iter().map(|p| p.in_file(name)).collect())
     })?;
-    let value: T = serde_saphyr::from_str(&text).map_err(|e| {
+    parse_literal(name, &text)
+}
+
+/// Parses and validates YAML text as it is, without `${VAR}` expansion: for files
+/// whose own syntax uses `$` (Prometheus rule files, read literally by Prometheus).
+pub fn parse_literal<T: DeserializeOwned + Validate>(
+    name: &str,
+    text: &str,
+) -> Result<Validated<T>, ConfigError> {
+    let value: T = serde_saphyr::from_str(text).map_err(|e| {
         let place = e.location().map(|l| Place {
             file: name.to_owned(),
             line: l.line() as usize,
@@ -89,7 +98,7 @@ pub fn parse<T: DeserializeOwned + Validate>(
             place,
         }])
     })?;
-    let map = SourceMap::new(&text);
+    let map = SourceMap::new(text);
     let mut problems = Problems::default();
     value.validate("", &mut problems);
     problems.into_result(value, name, Some(&map))

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-/// Where the aggregator keeps its state.
+/// Where a part keeps the state it needs across restarts.
 pub trait Store: Send {
     /// The value under `key`, if any.
     fn load(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;

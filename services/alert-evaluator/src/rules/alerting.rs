@@ -3,7 +3,7 @@
 //! the 15-minute resolved retention, the `ALERTS`/`ALERTS_FOR_STATE` series and the
 //! re-send schedule of `sendAlerts`. Time is always an argument.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -177,7 +177,7 @@ impl AlertingRule {
             .iter()
             .map(|(k, a)| (k.clone(), a.state))
             .collect();
-        let returned: Vec<_> = fresh.keys().cloned().collect();
+        let returned: HashSet<_> = fresh.keys().cloned().collect();
         for (key, alert) in fresh {
             match self.active.get_mut(&key) {
                 Some(a) if a.state != State::Inactive => {

@@ -3,12 +3,14 @@
 //! real Alertmanager (Debian's) to its webhook receiver; resolved once the load stops.
 //! And `kill -9` of a real `poolpilot alert-evaluator` while an alert is pending.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use poolpilot::{Config, Part, start};
-use poolpilot_tests::{Receiver, eventually, infra, kafka_shared, repo_root, shared_dir, unique};
+use poolpilot_tests::{
+    Process, Receiver, eventually, free_port, infra, kafka_shared, shared_dir, unique,
+};
 use serde_json::Value;
 use shared::bus::kafka::KafkaBus;
 use shared::bus::typed::Typed;
@@ -18,24 +20,6 @@ use shared::wire::{
 };
 
 const WAIT: Duration = Duration::from_secs(90);
-
-/// Kills the child when dropped, so a failing test leaves nothing behind.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The seed's rules as they are, but `for: 10s` instead of 5m to keep tests short.
 fn seed_rules(dir: &std::path::Path) -> std::path::PathBuf {
@@ -223,11 +207,6 @@ fn hmac_sha256_hex(key: &[u8], body: &[u8]) -> String {
         .to_owned()
 }
 
-fn binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().join("poolpilot")
-}
-
 fn queue(pool: &str, value: f64) -> Aggregates {
     #[allow(clippy::disallowed_methods)]
     let time = std::time::SystemTime::now();
@@ -263,18 +242,7 @@ async fn a_pending_alert_fires_on_time_and_once_across_kill_9() {
         ),
     )
     .unwrap();
-    let start = || {
-        Process(
-            Command::new(binary())
-                .args(["alert-evaluator", "--config"])
-                .arg(&config)
-                .current_dir(repo_root())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        )
-    };
+    let start = || Process::poolpilot("alert-evaluator", &config);
     let bus = std::sync::Arc::new(
         KafkaBus::new(&KafkaConfig {
             brokers: infra().kafka_brokers.clone(),
@@ -327,11 +295,7 @@ async fn a_pending_alert_fires_on_time_and_once_across_kill_9() {
 
     // kill -9 three seconds into the 10 s `for`: no shutdown path runs.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    Command::new("kill")
-        .args(["-9", &first.0.id().to_string()])
-        .status()
-        .unwrap();
-    first.0.wait().unwrap();
+    first.kill_9();
     let _second = start();
 
     let fired = tokio::time::timeout(WAIT, async {

@@ -2,31 +2,13 @@
 //! endpoint picker, and the seed's own alert rule fires on our gauges when the
 //! simulated pool is overloaded.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use poolpilot::{Config, Part, start};
-use poolpilot_tests::{eventually, infra, shared_dir, unique};
+use poolpilot_tests::{Process, eventually, free_port, infra, shared_dir, unique};
 use serde_json::Value;
 use shared::config::validate;
-
-/// Kills Prometheus when dropped, so a failing test leaves nothing behind.
-struct Prometheus(Child);
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_scrapes_our_gauges_and_the_seed_alert_fires() {
@@ -57,7 +39,7 @@ async fn prometheus_scrapes_our_gauges_and_the_seed_alert_fires() {
     std::fs::write(dir.join("prometheus.yml"), prom_config).unwrap();
     let port = free_port();
     let binary = infra().promtool.with_file_name("prometheus");
-    let prometheus = Prometheus(
+    let prometheus = Process(
         Command::new(&binary)
             .arg(format!(
                 "--config.file={}",

@@ -1,24 +1,14 @@
 //! `kill -9` of a real `poolpilot aggregator` process over Kafka: after the restart
 //! `inference_model_request_total` continues where it was, never going backwards.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
-use poolpilot_tests::{eventually, http_get, infra, kafka_shared, repo_root, unique};
+use poolpilot_tests::{Process, eventually, free_port, http_get, infra, kafka_shared, unique};
 use shared::bus::Bus;
 use shared::bus::kafka::KafkaBus;
 use shared::bus::{KafkaConfig, TopicSpec};
 use shared::wire::{JsonEvent, RequestEvent, Topic, Topics};
-
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn event(id: &str) -> RequestEvent {
     RequestEvent {
@@ -43,11 +33,6 @@ fn event(id: &str) -> RequestEvent {
     }
 }
 
-fn binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().join("poolpilot")
-}
-
 async fn total(addr: std::net::SocketAddr) -> Option<u64> {
     let page = http_get(addr, "/metrics").await.ok()?.body;
     let line = page
@@ -62,11 +47,7 @@ async fn counters_survive_kill_9() {
     let dir = std::env::temp_dir().join(unique("restart"));
     std::fs::create_dir_all(&dir).unwrap();
     let prefix = format!("{}.", unique("it"));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let config = dir.join("poolpilot.yaml");
     std::fs::write(
@@ -78,18 +59,7 @@ async fn counters_survive_kill_9() {
         ),
     )
     .unwrap();
-    let start = || {
-        Process(
-            Command::new(binary())
-                .args(["aggregator", "--config"])
-                .arg(&config)
-                .current_dir(repo_root())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        )
-    };
+    let start = || Process::poolpilot("aggregator", &config);
     let bus = KafkaBus::new(&KafkaConfig {
         brokers: infra().kafka_brokers.clone(),
         ..Default::default()
@@ -123,11 +93,7 @@ async fn counters_survive_kill_9() {
     .await;
 
     // kill -9: no shutdown path runs.
-    Command::new("kill")
-        .args(["-9", &first.0.id().to_string()])
-        .status()
-        .unwrap();
-    first.0.wait().unwrap();
+    first.kill_9();
     let _second = start();
     let restored = eventually(
         Duration::from_secs(60),

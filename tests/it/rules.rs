@@ -7,12 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use poolpilot_tests::{infra, repo_root, shared_dir};
-
-fn binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().join("poolpilot")
-}
+use poolpilot_tests::{binary, infra, repo_root, shared_dir};
 
 fn testdata(dir: &str) -> PathBuf {
     repo_root()

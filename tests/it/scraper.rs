@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use poolpilot_tests::{infra, kafka_shared, unique};
+use poolpilot_tests::{Process, free_port, infra, kafka_shared, unique};
 use scraper::{Config, EngineChoice, FetchError, Fetcher, Pool, Target};
 use serde_json::json;
 use shared::Deps;
@@ -170,16 +170,6 @@ async fn simulated_servers_reach_the_samples_topic_over_kafka() {
     fleet.shutdown().await;
 }
 
-/// Kills the child when dropped, so a failing test leaves nothing running.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_llm_d_inference_sim_reaches_the_samples_topic() {
     let _broker = kafka_shared().await;
@@ -198,12 +188,8 @@ async fn a_real_llm_d_inference_sim_reaches_the_samples_topic() {
                 .filter(|v| !v.is_empty())
                 .expect("dev/infra did not build llm-d-inference-sim (see `dev/infra install`)")
         });
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _sim = Child(
+    let port = free_port();
+    let _sim = Process(
         std::process::Command::new(&bin)
             .args([
                 "--port",
@@ -527,14 +513,6 @@ async fn a_real_inference_pool_object_is_followed() {
     .await;
     run.stop().await;
     fleet.shutdown().await;
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use poolpilot::{Config, Part, start};
-use poolpilot_tests::{eventually, http_get, repo_root};
+use poolpilot_tests::{binary, eventually, free_port, http_get, repo_root};
 use shared::config::validate;
 
 #[tokio::test]
@@ -64,25 +64,9 @@ async fn readyz_names_what_is_not_ready() {
     running.shutdown().await.unwrap();
 }
 
-fn binary() -> std::path::PathBuf {
-    // target/<profile>/deps/it-<hash> → target/<profile>/poolpilot
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().parent().unwrap().join("poolpilot");
-    assert!(
-        bin.exists(),
-        "{} is missing: build it first (`cargo build -p poolpilot`)",
-        bin.display()
-    );
-    bin
-}
-
 #[tokio::test]
 async fn the_binary_stops_cleanly_on_sigterm() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let mut child = tokio::process::Command::new(binary())
         .args(["up", "--admin-listen", &addr.to_string()])

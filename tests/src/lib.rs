@@ -183,6 +183,65 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> std::io::Result
     Ok(Response { status, body })
 }
 
+/// A child process killed (and reaped) when dropped, so a failing test leaves nothing
+/// running; `.0` is the child, for a test that kills or waits on it itself.
+pub struct Process(pub std::process::Child);
+
+impl Process {
+    /// `poolpilot <part> --config <config>` (the built [`binary`]) from the repository
+    /// root, its output discarded.
+    pub fn poolpilot(part: &str, config: &Path) -> Self {
+        Process(
+            Command::new(binary())
+                .args([part, "--config"])
+                .arg(config)
+                .current_dir(repo_root())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    }
+
+    /// `kill -9`, so that no shutdown path runs; returns once the process is gone.
+    pub fn kill_9(&mut self) {
+        Command::new("kill")
+            .args(["-9", &self.0.id().to_string()])
+            .status()
+            .unwrap();
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback TCP port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The `poolpilot` binary cargo built beside the test binary.
+pub fn binary() -> PathBuf {
+    // target/<profile>/deps/it-<hash> → target/<profile>/poolpilot
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().join("poolpilot");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (`cargo build -p poolpilot`)",
+        bin.display()
+    );
+    bin
+}
+
 /// `/proc/<pid>/task/<tid>` of the calling thread, for [`thread_cpu`] (benchmarks).
 pub fn this_thread_task() -> String {
     std::fs::read_link("/proc/thread-self")

@@ -15,6 +15,7 @@ use shared::wire::{AlertState, AlertTransition};
 use crate::notify;
 use crate::promql::Storage;
 use crate::rules::{self, Alert, Context, Group, RuleError, State};
+use crate::template::query_escape;
 
 /// What the evaluator needs besides the rules.
 #[derive(Clone, Debug, Default)]
@@ -263,19 +264,4 @@ fn transition(c: &rules::Change, now: i64) -> AlertTransition {
 /// Unix ms as a UTC time.
 pub fn utc(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
-}
-
-/// Go's `url.QueryEscape`.
-fn query_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3 / 2);
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char);
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }

@@ -8,14 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::SecondsFormat;
-use reqwest::header::CONTENT_TYPE;
 use reqwest::{StatusCode, Url};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::alert::utc_from_ms;
-use super::http::{self, redacted};
+use super::http::{self, Endpoint};
 use super::metrics::Outcome;
 use super::queue::Queue;
 use super::{Alert, NotifyMetrics};
@@ -144,14 +143,13 @@ impl Client {
 
     /// Queues `alerts`; when the queue is full the oldest queued alerts are dropped.
     pub fn send(&self, alerts: Vec<Alert>) {
-        let pushed = self.queue.push(alerts);
-        self.metrics.set_queue_length(&self.receiver, pushed.queued);
-        if pushed.dropped > 0 {
-            self.metrics
-                .add(&self.receiver, Outcome::Dropped, pushed.dropped as u64);
+        let dropped = self
+            .queue
+            .push_counted(alerts, &self.metrics, &self.receiver);
+        if dropped > 0 {
             tracing::warn!(
                 alertmanager = %self.receiver,
-                dropped = pushed.dropped,
+                dropped,
                 "Alertmanager queue is full; dropped the oldest alerts."
             );
         }
@@ -212,9 +210,7 @@ enum PostError {
 }
 
 struct Poster {
-    client: Result<reqwest::Client, String>,
-    url: Result<Url, String>,
-    shown_url: String,
+    endpoint: Endpoint,
     receiver: String,
     config: AlertmanagerConfig,
     metrics: NotifyMetrics,
@@ -222,13 +218,8 @@ struct Poster {
 
 impl Poster {
     fn new(config: AlertmanagerConfig, receiver: String, metrics: NotifyMetrics) -> Self {
-        let client = http::client();
-        let url = config.alerts_url();
-        let shown_url = url.as_ref().map_or_else(|_| config.url.clone(), redacted);
         Self {
-            client,
-            url,
-            shown_url,
+            endpoint: Endpoint::new(config.alerts_url(), &config.url),
             receiver,
             config,
             metrics,
@@ -257,37 +248,22 @@ impl Poster {
     }
 
     async fn request(&self, alerts: &[Alert]) -> Result<(), PostError> {
-        let setup = |reason: &String| PostError::Setup {
-            url: self.shown_url.clone(),
-            reason: reason.clone(),
-        };
-        let client = self.client.as_ref().map_err(setup)?;
-        let url = self.url.as_ref().map_err(setup)?;
+        let url = || self.endpoint.shown_url().to_owned();
+        let setup = |reason: String| PostError::Setup { url: url(), reason };
+        let request = self
+            .endpoint
+            .post_json(self.config.timeout, self.config.bearer_token.as_deref())
+            .map_err(setup)?;
         let body: Vec<PostableAlert<'_>> = alerts.iter().map(PostableAlert::new).collect();
-        let body = serde_json::to_vec(&body).map_err(|e| setup(&e.to_string()))?;
-        let mut request = client
-            .post(url.clone())
-            .timeout(self.config.timeout)
-            .header(CONTENT_TYPE, "application/json")
-            .body(body);
-        if let Some(token) = &self.config.bearer_token {
-            request = request.bearer_auth(token);
-        }
-        let response = request
-            .send()
+        let body = serde_json::to_vec(&body).map_err(|e| setup(e.to_string()))?;
+        let response = http::send(request.body(body))
             .await
-            .map_err(|source| PostError::Transport {
-                url: self.shown_url.clone(),
-                source: source.without_url(),
-            })?;
+            .map_err(|source| PostError::Transport { url: url(), source })?;
         let status = response.status();
         if status.is_success() {
             Ok(())
         } else {
-            Err(PostError::Status {
-                url: self.shown_url.clone(),
-                status,
-            })
+            Err(PostError::Status { url: url(), status })
         }
     }
 }

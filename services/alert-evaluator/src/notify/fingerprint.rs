@@ -3,7 +3,6 @@
 //! (`labelset.go`), which group keys are built from.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 const OFFSET64: u64 = 14_695_981_039_346_656_037;
 const PRIME64: u64 = 1_099_511_628_211;
@@ -31,73 +30,7 @@ pub fn fingerprint_hex(fingerprint: u64) -> String {
 
 /// `model.LabelSet.String`: `{a="1", b="2"}`, names sorted, values quoted as Go's `%q`.
 pub fn label_set_string(labels: &BTreeMap<String, String>) -> String {
-    let mut out = String::from("{");
-    for (i, (name, value)) in labels.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push_str(name);
-        out.push('=');
-        go_quote(value, &mut out);
-    }
-    out.push('}');
-    out
-}
-
-/// Go's `strconv.Quote` for valid UTF-8. Go's `unicode.IsPrint` needs the Unicode
-/// tables; this escapes what matters in label values (controls, non-ASCII spaces
-/// and the common invisible format characters) and keeps every other character.
-fn go_quote(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x80 && c.is_ascii_control() => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if !is_go_printable(c) => {
-                let _ = if (c as u32) <= 0xffff {
-                    write!(out, "\\u{:04x}", c as u32)
-                } else {
-                    write!(out, "\\U{:08x}", c as u32)
-                };
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-fn is_go_printable(c: char) -> bool {
-    if c == ' ' {
-        return true;
-    }
-    let format_char = matches!(
-        c as u32,
-        0xad | 0x600..=0x605
-            | 0x61c
-            | 0x6dd
-            | 0x70f
-            | 0x180e
-            | 0x200b..=0x200f
-            | 0x2028..=0x202e
-            | 0x2060..=0x206f
-            | 0xfeff
-            | 0xfff9..=0xfffb
-            | 0xe000..=0xf8ff
-            | 0xe0001
-            | 0xe0020..=0xe007f
-            | 0xf0000..
-    );
-    !(c.is_control() || c.is_whitespace() || format_char)
+    crate::promql::label_set_string(labels.iter().map(|(n, v)| (n.as_str(), v.as_str())))
 }
 
 #[cfg(test)]

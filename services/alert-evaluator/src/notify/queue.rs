@@ -6,6 +6,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
 
+use super::NotifyMetrics;
+use super::metrics::Outcome;
+
 pub(super) struct Queue<T> {
     state: Mutex<State<T>>,
     wake: Notify,
@@ -64,6 +67,22 @@ impl<T> Queue<T> {
         };
         self.wake.notify_one();
         pushed
+    }
+
+    /// [`Queue::push`], reported to `metrics` for `receiver`: the new queue length,
+    /// and what was dropped to make room counted `dropped`. Returns how many were dropped.
+    pub fn push_counted(
+        &self,
+        items: impl IntoIterator<Item = T>,
+        metrics: &NotifyMetrics,
+        receiver: &str,
+    ) -> usize {
+        let pushed = self.push(items);
+        metrics.set_queue_length(receiver, pushed.queued);
+        if pushed.dropped > 0 {
+            metrics.add(receiver, Outcome::Dropped, pushed.dropped as u64);
+        }
+        pushed.dropped
     }
 
     /// Waits for items and takes up to `max` of them, oldest first; `None` once

@@ -8,6 +8,7 @@ use super::eval::{EvalError, Evaluator};
 use super::functions::map_samples;
 use super::labels::Labels;
 use super::value::Sample;
+use crate::template::civil_from_days;
 
 /// Evaluates `name` if it is a calendar function.
 pub(crate) fn call(
@@ -55,16 +56,7 @@ impl Civil {
     fn from_unix(secs: i64) -> Civil {
         let days = secs.div_euclid(86_400);
         let sod = secs.rem_euclid(86_400);
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let year = yoe + era * 400 + i64::from(month <= 2);
+        let (year, month, day) = civil_from_days(days);
         let before: u32 = (1..month).map(|m| days_in_month(year, m)).sum();
         Civil {
             year,

@@ -1,7 +1,8 @@
 //! Ports of the Go `math`/`strconv` behaviour PromQL results depend on where
 //! Rust's standard library differs: `Max`/`Min` NaN rules, `Pow`'s
 //! repeated-squaring algorithm, `Log2`/`Log10` (all on top of the
-//! [`super::golibm`] kernels), Kahan summation, and float formatting.
+//! [`super::golibm`] kernels), Kahan summation, and float formatting (the
+//! template module's `strconv.FormatFloat`).
 
 use super::golibm;
 
@@ -212,33 +213,13 @@ pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
 
 /// Go's `strconv.FormatFloat(v, 'f', -1, 64)` (used for `count_values`).
 pub(crate) fn format_f(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
+    crate::template::format_float(v, 'f', None)
 }
 
 /// Go's `fmt` `%v` for a float64 (shortest `%g`: exponent form when the
 /// decimal exponent is below -4 or at least 6), used in error messages.
 pub(crate) fn format_v(v: f64) -> String {
-    if !v.is_finite() || v == 0.0 {
-        return format_f(v);
-    }
-    let s = format!("{v:e}");
-    let Some((mantissa, exp)) = s.split_once('e') else {
-        return s;
-    };
-    let e: i32 = exp.parse().unwrap_or(0);
-    if (-4..6).contains(&e) {
-        return format_f(v);
-    }
-    let sign = if e < 0 { '-' } else { '+' };
-    format!("{mantissa}e{sign}{:02}", e.abs())
+    crate::template::go_float(v)
 }
 
 #[cfg(test)]

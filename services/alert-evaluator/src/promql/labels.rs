@@ -13,6 +13,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, LazyLock};
 
 use super::hashing::{FxHasher, hash_pair};
+use crate::template::write_quoted;
 
 /// The label holding the metric name.
 pub const METRIC_NAME: &str = "__name__";
@@ -406,45 +407,41 @@ impl Default for Labels {
 impl fmt::Display for Labels {
     /// Like Go's `labels.Labels.String()`: `{__name__="up", job="x"}`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("{")?;
-        for (i, (n, v)) in self.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{n}=")?;
-            write_go_quoted(f, v)?;
-        }
-        f.write_str("}")
+        write_label_set(f, self.iter())
     }
+}
+
+/// Prometheus's `labels.Labels.String()` (and Alertmanager's `LabelSet.String()`)
+/// of `pairs` in the order given: `{a="b", c="d"}`, values quoted as Go's
+/// `strconv.Quote`. The one label-set printer of the crate.
+pub(crate) fn write_label_set<'a, W: fmt::Write>(
+    out: &mut W,
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> fmt::Result {
+    out.write_char('{')?;
+    for (i, (n, v)) in pairs.into_iter().enumerate() {
+        if i > 0 {
+            out.write_str(", ")?;
+        }
+        out.write_str(n)?;
+        out.write_char('=')?;
+        write_quoted(out, v)?;
+    }
+    out.write_char('}')
+}
+
+/// [`write_label_set`] as a `String`.
+pub(crate) fn label_set_string<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out = String::new();
+    // Writing to a `String` cannot fail.
+    let _ = write_label_set(&mut out, pairs);
+    out
 }
 
 impl fmt::Debug for Labels {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
     }
-}
-
-/// Writes `s` quoted like Go's `strconv.Quote`.
-fn write_go_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
-    use fmt::Write;
-    f.write_char('"')?;
-    for c in s.chars() {
-        match c {
-            '"' => f.write_str("\\\"")?,
-            '\\' => f.write_str("\\\\")?,
-            '\n' => f.write_str("\\n")?,
-            '\t' => f.write_str("\\t")?,
-            '\r' => f.write_str("\\r")?,
-            '\u{7}' => f.write_str("\\a")?,
-            '\u{8}' => f.write_str("\\b")?,
-            '\u{c}' => f.write_str("\\f")?,
-            '\u{b}' => f.write_str("\\v")?,
-            c if (c as u32) < 0x20 || c == '\u{7f}' => write!(f, "\\x{:02x}", c as u32)?,
-            c if c.is_control() => write!(f, "\\u{:04x}", c as u32)?,
-            c => f.write_char(c)?,
-        }
-    }
-    f.write_char('"')
 }
 
 #[cfg(test)]

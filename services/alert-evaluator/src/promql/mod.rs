@@ -68,6 +68,7 @@ mod tests;
 pub use check::unsupported;
 pub use eval::{EvalError, LOOKBACK_MS, instant};
 pub use labels::Labels;
+pub(crate) use labels::{is_valid_label_name, label_set_string};
 pub use promql_parser::parser::Expr;
 pub use storage::{AppendError, STALE_NAN, Storage, is_stale};
 pub use value::{Sample, Series, Value};

@@ -145,7 +145,7 @@ impl Validate for RuleSpec {
         }
         for (name, value) in &self.labels {
             let at = join(&join(path, "labels"), name);
-            if !is_label_name(name) || name == "__name__" {
+            if !promql::is_valid_label_name(name) || name == "__name__" {
                 problems.push(&at, format!("invalid label name: {name}"));
             }
             if self.alert.is_some()
@@ -156,7 +156,7 @@ impl Validate for RuleSpec {
         }
         for (name, value) in &self.annotations {
             let at = join(&join(path, "annotations"), name);
-            if !is_label_name(name) {
+            if !promql::is_valid_label_name(name) {
                 problems.push(&at, format!("invalid annotation name: {name}"));
             }
             if let Err(e) = template::Template::parse(&template_name(self), value) {
@@ -178,15 +178,6 @@ fn is_metric_name(s: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
-}
-
-/// `[a-zA-Z_][a-zA-Z0-9_]*`.
-fn is_label_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// `Option<Duration>` written as a Prometheus duration.

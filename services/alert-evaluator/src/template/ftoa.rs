@@ -64,13 +64,13 @@ fn fmt_e(out: &mut String, neg: bool, d: &Digits, prec: i32, e: char) {
         }
     }
     out.push(e);
-    let mut exp = if d.d.is_empty() { 0 } else { d.dp - 1 };
-    if exp < 0 {
-        out.push('-');
-        exp = -exp;
-    } else {
-        out.push('+');
-    }
+    push_exponent(out, if d.d.is_empty() { 0 } else { d.dp - 1 });
+}
+
+/// The exponent of `fmtE` and `fmtX`: its sign, then at least two digits.
+fn push_exponent(out: &mut String, exp: i32) {
+    out.push(if exp < 0 { '-' } else { '+' });
+    let exp = exp.unsigned_abs();
     if exp < 10 {
         out.push('0');
     }
@@ -129,7 +129,7 @@ fn fmt_g(out: &mut String, neg: bool, d: &Digits, mut prec: i32, shortest: bool,
 }
 
 /// Go's `strconv.FormatFloat(v, fmt, prec, 64)`; `prec` `None` is Go's `-1`.
-pub(super) fn format_float(v: f64, fmt: char, prec: Option<usize>) -> String {
+pub(crate) fn format_float(v: f64, fmt: char, prec: Option<usize>) -> String {
     if v.is_nan() {
         return "NaN".to_owned();
     }
@@ -264,16 +264,7 @@ fn fmt_x(out: &mut String, v: f64, prec: Option<usize>, upper: bool) {
         _ => {}
     }
     out.push(if upper { 'P' } else { 'p' });
-    if exp < 0 {
-        out.push('-');
-        exp = -exp;
-    } else {
-        out.push('+');
-    }
-    if exp < 10 {
-        out.push('0');
-    }
-    out.push_str(&exp.to_string());
+    push_exponent(out, exp);
 }
 
 /// Go's `%v` formatting of a `float64` (`fmt.Sprint(v)`): the shortest

@@ -214,7 +214,7 @@ fn js<'a>(_: &Data<'_>, args: Vec<Value<'a>>) -> Result<Value<'a>, String> {
 }
 
 /// Go's `url.QueryEscape`.
-pub(super) fn query_escape(s: &str) -> String {
+pub(crate) fn query_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {

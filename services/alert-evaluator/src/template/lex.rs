@@ -110,7 +110,7 @@ impl fmt::Display for Item {
 }
 
 /// Go's `%#U`: `U+0041 'A'`.
-pub(super) fn sharp_u(c: Option<char>) -> String {
+pub(crate) fn sharp_u(c: Option<char>) -> String {
     match c {
         Some(c) if is_print(c) => format!("U+{:04X} '{c}'", c as u32),
         Some(c) => format!("U+{:04X}", c as u32),

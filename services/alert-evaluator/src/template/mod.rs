@@ -43,8 +43,9 @@
 //! - `regex.rs`: the `regex` crate for `match`/`reReplaceAll`.
 //! - `unicase.rs`: Go's single-rune case mappings.
 //! - `fmt.rs`: Go's `fmt` printing (`Sprint`, `Sprintf`).
-//! - `ftoa.rs`: Go's float formatting ([`go_float`]).
-//! - `strconv.rs`: Go's quoting and number parsing.
+//! - `ftoa.rs`: Go's float formatting ([`go_float`]); the crate's one
+//!   `strconv.FormatFloat`.
+//! - `strconv.rs`: Go's quoting and number parsing; the crate's one `%q`.
 //! - `error.rs`: [`TemplateError`].
 //! - `tests.rs`, `tests/go_cases.rs`: cases checked against Go and promtool.
 
@@ -68,7 +69,12 @@ mod tests;
 use std::collections::BTreeMap;
 
 pub use error::TemplateError;
+pub(crate) use ftoa::format_float;
 pub use ftoa::go_float;
+pub(crate) use funcs::query_escape;
+pub(crate) use lex::sharp_u;
+pub(crate) use strconv::{quote, quote_rune, write_quoted};
+pub(crate) use value::civil_from_days;
 
 /// The variable declarations Prometheus puts before every alert template.
 pub const PRELUDE: &str = "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}";

@@ -425,60 +425,13 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Prometheus 2.42's `parseDuration` (`model.ParseDuration`), in seconds.
+/// Prometheus 2.42's `parseDuration`: `model.ParseDuration`, in seconds as Go
+/// computes them (`float64(time.Duration(v)) / float64(time.Second)`, from nanoseconds).
 fn parse_duration(s: &str) -> Result<f64, String> {
-    match s {
-        "0" => return Ok(0.0),
-        "" => return Err("empty duration string".to_owned()),
-        _ => {}
-    }
-    const UNITS: [(&str, i64); 7] = [
-        ("y", 1000 * 60 * 60 * 24 * 365),
-        ("w", 1000 * 60 * 60 * 24 * 7),
-        ("d", 1000 * 60 * 60 * 24),
-        ("h", 1000 * 60 * 60),
-        ("m", 1000 * 60),
-        ("s", 1000),
-        ("ms", 1),
-    ];
-    let invalid = || format!("not a valid duration string: {}", quote(s));
-    let mut rest = s;
-    let mut next_unit = 0;
-    let mut total: i64 = 0;
-    let mut overflow = false;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(invalid());
-        }
-        let number = &rest[..digits];
-        rest = &rest[digits..];
-        let unit = if rest.starts_with("ms") {
-            "ms"
-        } else {
-            rest.get(..1).ok_or_else(invalid)?
-        };
-        let idx = UNITS[next_unit..]
-            .iter()
-            .position(|(u, _)| *u == unit)
-            .ok_or_else(invalid)?
-            + next_unit;
-        next_unit = idx + 1;
-        rest = &rest[unit.len()..];
-        let mult = UNITS[idx].1;
-        let n: i64 = number.parse().unwrap_or(i64::MAX);
-        if n > i64::MAX / mult / 1_000_000 {
-            overflow = true;
-        }
-        total = total.wrapping_add(n.wrapping_mul(1_000_000).wrapping_mul(mult));
-        if total < 0 {
-            overflow = true;
-        }
-    }
-    if overflow {
-        return Err("duration out of range".to_owned());
-    }
-    Ok(total as f64 / 1e9)
+    let d = crate::unittest::Duration::parse(s).map_err(|e| e.to_string())?;
+    // The parser refuses more than `i64::MAX` nanoseconds, so this cannot overflow.
+    let nanos = d.as_millis() * 1_000_000;
+    Ok(nanos as f64 / 1e9)
 }
 
 /// Go's `strings.Title` (deprecated but what Prometheus 2.42 uses).

@@ -1,6 +1,10 @@
 //! Go's `strconv` pieces the template engine needs: quoting and unquoting
 //! string literals, `ParseInt`/`ParseUint` with base prefixes, `ParseFloat`
 //! syntax (including `Inf`/`NaN` and underscores), and `unicode.IsPrint`.
+//! The quoting is the crate's one `%q`: the PromQL label printing, the
+//! notifier's label sets and the unit-test reports use it too.
+
+use std::fmt;
 
 /// Why Go's `strconv` rejected a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,33 +50,41 @@ pub(super) fn is_print(c: char) -> bool {
         | 0xE0001 | 0xE0020..=0xE007F | 0xF0000.. )
 }
 
-fn push_escaped(out: &mut String, c: char, quote_char: char, ascii_only: bool) {
+fn push_escaped<W: fmt::Write>(
+    out: &mut W,
+    c: char,
+    quote_char: char,
+    ascii_only: bool,
+) -> fmt::Result {
     match c {
-        '\x07' => out.push_str("\\a"),
-        '\x08' => out.push_str("\\b"),
-        '\x0c' => out.push_str("\\f"),
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        '\x0b' => out.push_str("\\v"),
-        '\\' => out.push_str("\\\\"),
+        '\x07' => out.write_str("\\a"),
+        '\x08' => out.write_str("\\b"),
+        '\x0c' => out.write_str("\\f"),
+        '\n' => out.write_str("\\n"),
+        '\r' => out.write_str("\\r"),
+        '\t' => out.write_str("\\t"),
+        '\x0b' => out.write_str("\\v"),
+        '\\' => out.write_str("\\\\"),
         c if c == quote_char => {
-            out.push('\\');
-            out.push(c);
+            out.write_char('\\')?;
+            out.write_char(c)
         }
-        c if (c as u32) < 0x80 && is_print(c) => out.push(c),
-        c if !ascii_only && is_print(c) => out.push(c),
-        c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-            out.push_str(&format!("\\x{:02x}", c as u32));
-        }
-        c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-        c => out.push_str(&format!("\\U{:08x}", c as u32)),
+        c if (c as u32) < 0x80 && is_print(c) => out.write_char(c),
+        c if !ascii_only && is_print(c) => out.write_char(c),
+        c if (c as u32) < 0x20 || c as u32 == 0x7f => write!(out, "\\x{:02x}", c as u32),
+        c if (c as u32) < 0x10000 => write!(out, "\\u{:04x}", c as u32),
+        c => write!(out, "\\U{:08x}", c as u32),
     }
 }
 
-/// Go's `strconv.Quote`.
-pub(super) fn quote(s: &str) -> String {
+/// Go's `strconv.Quote` (what `%q` prints for a string).
+pub(crate) fn quote(s: &str) -> String {
     quote_with(s, '"', false)
+}
+
+/// Go's `strconv.Quote`, written to `out`.
+pub(crate) fn write_quoted<W: fmt::Write>(out: &mut W, s: &str) -> fmt::Result {
+    write_quoted_with(out, s, '"', false)
 }
 
 /// Go's `strconv.QuoteToASCII`.
@@ -81,21 +93,32 @@ pub(super) fn quote_ascii(s: &str) -> String {
 }
 
 /// Go's `strconv.QuoteRune` (`ascii_only`: `QuoteRuneToASCII`).
-pub(super) fn quote_rune(c: char, ascii_only: bool) -> String {
+pub(crate) fn quote_rune(c: char, ascii_only: bool) -> String {
     let mut out = String::from('\'');
-    push_escaped(&mut out, c, '\'', ascii_only);
+    // Writing to a `String` cannot fail.
+    let _ = push_escaped(&mut out, c, '\'', ascii_only);
     out.push('\'');
     out
 }
 
 fn quote_with(s: &str, q: char, ascii_only: bool) -> String {
     let mut out = String::with_capacity(s.len() + 2);
-    out.push(q);
-    for c in s.chars() {
-        push_escaped(&mut out, c, q, ascii_only);
-    }
-    out.push(q);
+    // Writing to a `String` cannot fail.
+    let _ = write_quoted_with(&mut out, s, q, ascii_only);
     out
+}
+
+fn write_quoted_with<W: fmt::Write>(
+    out: &mut W,
+    s: &str,
+    q: char,
+    ascii_only: bool,
+) -> fmt::Result {
+    out.write_char(q)?;
+    for c in s.chars() {
+        push_escaped(out, c, q, ascii_only)?;
+    }
+    out.write_char(q)
 }
 
 /// Go's `strconv.CanBackquote`.

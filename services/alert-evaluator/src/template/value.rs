@@ -156,8 +156,9 @@ pub(super) struct Timestamp {
     pub(super) millis: i64,
 }
 
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day), by Howard
+/// Hinnant's `civil_from_days` (also PromQL's calendar functions).
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -22,7 +22,7 @@ pub enum DurationError {
     #[error("empty duration string")]
     Empty,
     /// The string does not match `((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?`.
-    #[error("not a valid duration string: {}", super::series::go_quote(.0))]
+    #[error("not a valid duration string: {}", crate::template::quote(.0))]
     Invalid(String),
     /// The total exceeds what Go's `time.Duration` holds (about 292 years).
     #[error("duration out of range")]

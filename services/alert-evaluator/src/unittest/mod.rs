@@ -43,6 +43,9 @@ pub use format::{
 };
 pub use runner::{run_file, run_files};
 pub use series::{
-    Labels, MAX_POINTS, METRIC_NAME, Point, SeriesDesc, SeriesError, go_float, labels_to_string,
+    Labels, MAX_POINTS, METRIC_NAME, Point, SeriesDesc, SeriesError, labels_to_string,
     parse_metric, parse_selector, parse_series, parse_values,
 };
+
+/// Go's `%v` of a float64 (what promtool prints for `{{ $value }}`).
+pub use crate::template::go_float;

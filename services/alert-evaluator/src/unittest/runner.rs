@@ -16,6 +16,7 @@ use super::series::{Labels as SeriesLabels, Point, labels_to_string};
 use crate::core::{Evaluator, Settings};
 use crate::promql::{self, Labels, STALE_NAN, Value};
 use crate::rules::{self, State};
+use crate::template::{format_float, quote as go_quote};
 
 /// Runs every file; returns promtool's report and whether everything passed.
 pub fn run_files(paths: &[PathBuf]) -> (String, bool) {
@@ -273,45 +274,9 @@ fn samples_string(samples: &[(SeriesLabels, f64)]) -> String {
     }
     samples
         .iter()
-        .map(|(l, v)| format!("{} {}", labels_to_string(l), go_float_e(*v)))
+        .map(|(l, v)| format!("{} {}", labels_to_string(l), format_float(*v, 'E', None)))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Go's `strconv.FormatFloat(v, 'E', -1, 64)`: `1.2E+02`, `6E+01`, `NaN`, `+Inf`.
-fn go_float_e(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".to_owned();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf" } else { "-Inf" }.to_owned();
-    }
-    let s = format!("{v:E}");
-    let (mantissa, exp) = s.split_once('E').unwrap_or((&s, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let sign = if exp < 0 { '-' } else { '+' };
-    format!("{mantissa}E{sign}{:02}", exp.abs())
-}
-
-/// Go's `%q` for a string.
-fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Go's `time.Duration.String()` for whole milliseconds: `0s`, `1m0s`, `1h0m0s`, `1.5s`.
@@ -343,11 +308,12 @@ mod tests {
 
     #[test]
     fn floats_and_durations_print_as_go_prints_them() {
-        assert_eq!(go_float_e(120.0), "1.2E+02");
-        assert_eq!(go_float_e(60.0), "6E+01");
-        assert_eq!(go_float_e(121.0), "1.21E+02");
-        assert_eq!(go_float_e(0.0), "0E+00");
-        assert_eq!(go_float_e(1.5e-7), "1.5E-07");
+        let format_float_e = |v| format_float(v, 'E', None);
+        assert_eq!(format_float_e(120.0), "1.2E+02");
+        assert_eq!(format_float_e(60.0), "6E+01");
+        assert_eq!(format_float_e(121.0), "1.21E+02");
+        assert_eq!(format_float_e(0.0), "0E+00");
+        assert_eq!(format_float_e(1.5e-7), "1.5E-07");
         assert_eq!(go_duration(0), "0s");
         assert_eq!(go_duration(60_000), "1m0s");
         assert_eq!(go_duration(3_600_000), "1h0m0s");

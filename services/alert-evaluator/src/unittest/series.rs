@@ -25,6 +25,8 @@
 
 use std::fmt;
 
+use crate::template::{self, go_float, quote as go_quote};
+
 /// The value of one point of an input series.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Point {
@@ -123,17 +125,7 @@ pub fn parse_metric(text: &str) -> Result<Labels, SeriesError> {
 
 /// Formats labels as Prometheus's `labels.Labels.String()`: `{__name__="x", a="b"}`.
 pub fn labels_to_string(labels: &[(String, String)]) -> String {
-    let mut out = String::from("{");
-    for (i, (name, value)) in labels.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push_str(name);
-        out.push('=');
-        out.push_str(&go_quote(value));
-    }
-    out.push('}');
-    out
+    crate::promql::label_set_string(labels.iter().map(|(n, v)| (n.as_str(), v.as_str())))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -451,14 +443,7 @@ impl<'a> Lexer<'a> {
                 self.backup();
                 return Some(self.lex_number_or_duration());
             }
-            Some(q @ ('"' | '\'')) => {
-                self.string_open = q;
-                return Some(self.lex_string());
-            }
-            Some('`') => {
-                self.string_open = '`';
-                return Some(self.lex_raw_string());
-            }
+            Some(q @ ('"' | '\'' | '`')) => return Some(self.open_string(q)),
             c if is_alpha(c) || c == Some(':') => {
                 if !self.bracket_open {
                     self.backup();
@@ -533,14 +518,7 @@ impl<'a> Lexer<'a> {
                 self.emit(Kind::Identifier, "")
             }
             Some(',') => self.emit(Kind::Comma, ""),
-            Some(q @ ('"' | '\'')) => {
-                self.string_open = q;
-                return Some(self.lex_string());
-            }
-            Some('`') => {
-                self.string_open = '`';
-                return Some(self.lex_raw_string());
-            }
+            Some(q @ ('"' | '\'' | '`')) => return Some(self.open_string(q)),
             Some('=') => {
                 if self.next() == Some('~') {
                     self.emit(Kind::Operator, "=~")
@@ -669,6 +647,16 @@ impl<'a> Lexer<'a> {
         self.ignore();
     }
 
+    /// After an opening quote: a string, or a raw string for a backquote.
+    fn open_string(&mut self, q: char) -> Token {
+        self.string_open = q;
+        if q == '`' {
+            self.lex_raw_string()
+        } else {
+            self.lex_string()
+        }
+    }
+
     fn lex_string(&mut self) -> Token {
         loop {
             match self.next() {
@@ -716,7 +704,12 @@ impl<'a> Lexer<'a> {
             Some('u') => (4, 16, 0x10FFFF),
             Some('U') => (8, 16, 0x10FFFF),
             None => return Err("escape sequence not terminated".into()),
-            Some(c) => return Err(format!("unknown escape sequence {}", go_sharp_u(c))),
+            Some(c) => {
+                return Err(format!(
+                    "unknown escape sequence {}",
+                    template::sharp_u(Some(c))
+                ));
+            }
         };
         let mut ch = if matches!(ch, Some('x' | 'u' | 'U')) {
             self.next()
@@ -729,7 +722,10 @@ impl<'a> Lexer<'a> {
             if d >= base {
                 return Err(match ch {
                     None => "escape sequence not terminated".into(),
-                    Some(c) => format!("illegal character {} in escape sequence", go_sharp_u(c)),
+                    Some(c) => format!(
+                        "illegal character {} in escape sequence",
+                        template::sharp_u(Some(c))
+                    ),
                 });
             }
             x = x.wrapping_mul(base).wrapping_add(d);
@@ -1269,63 +1265,10 @@ fn unquote(s: &str) -> Result<String, &'static str> {
 // Go-compatible quoting for messages.
 // ---------------------------------------------------------------------------------------
 
-/// Go's `strconv.Quote` (what `%q` prints for a string).
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        push_escaped(&mut out, c, '"');
-    }
-    out.push('"');
-    out
-}
-
 /// Go's `%q` for a rune: `'x'`.
 fn quote_rune(c: Option<char>) -> String {
-    match c {
-        // Go prints eof (-1) as the replacement character.
-        None => "'\u{FFFD}'".to_string(),
-        Some(c) => {
-            let mut out = String::from("'");
-            push_escaped(&mut out, c, '\'');
-            out.push('\'');
-            out
-        }
-    }
-}
-
-/// Go's `%#U`: `U+0071 'q'`.
-fn go_sharp_u(c: char) -> String {
-    if is_go_printable(c) {
-        format!("U+{:04X} '{c}'", c as u32)
-    } else {
-        format!("U+{:04X}", c as u32)
-    }
-}
-
-fn is_go_printable(c: char) -> bool {
-    !c.is_control() && !matches!(c, '\u{2028}' | '\u{2029}' | '\u{FEFF}' | '\u{AD}')
-}
-
-fn push_escaped(out: &mut String, c: char, quote: char) {
-    match c {
-        '\x07' => out.push_str("\\a"),
-        '\x08' => out.push_str("\\b"),
-        '\x0c' => out.push_str("\\f"),
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        '\x0b' => out.push_str("\\v"),
-        '\\' => out.push_str("\\\\"),
-        c if c == quote => {
-            out.push('\\');
-            out.push(c);
-        }
-        c if is_go_printable(c) => out.push(c),
-        c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
-        c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-        c => out.push_str(&format!("\\U{:08x}", c as u32)),
-    }
+    // Go prints eof (-1) as the replacement character.
+    template::quote_rune(c.unwrap_or('\u{FFFD}'), false)
 }
 
 impl fmt::Display for Point {
@@ -1336,50 +1279,4 @@ impl fmt::Display for Point {
             Point::Value(v) => f.write_str(&go_float(*v)),
         }
     }
-}
-
-/// Go's `strconv.FormatFloat(v, 'g', -1, 64)`, which is also what `%v` prints: the
-/// shortest digits that round-trip, in exponent form (`1e+06`, `1e-05`) when the decimal
-/// exponent is below -4 or at least 6 (Go fixes the precision at 6 for that choice).
-pub fn go_float(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".to_string();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf" } else { "-Inf" }.to_string();
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0" } else { "0" }.to_string();
-    }
-    // Rust's `{:e}` gives the same shortest round-trip digits: "-d.dddde-x".
-    let sci = format!("{v:e}");
-    let (mantissa, exp) = match sci.split_once('e') {
-        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
-        None => (sci.as_str(), 0),
-    };
-    if !(-4..6).contains(&exp) {
-        let sign = if exp < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{:02}", exp.abs());
-    }
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let mut out = String::new();
-    if v < 0.0 {
-        out.push('-');
-    }
-    if exp < 0 {
-        out.push_str("0.");
-        out.extend(std::iter::repeat_n('0', (-exp - 1) as usize));
-        out.push_str(&digits);
-    } else {
-        let int_len = (exp + 1) as usize;
-        if digits.len() <= int_len {
-            out.push_str(&digits);
-            out.extend(std::iter::repeat_n('0', int_len - digits.len()));
-        } else {
-            out.push_str(&digits[..int_len]);
-            out.push('.');
-            out.push_str(&digits[int_len..]);
-        }
-    }
-    out
 }

@@ -146,7 +146,7 @@ impl WebhookConfig {
                         format!("{GROUP_BY_ALL:?} groups by all labels and must be the only entry"),
                     );
                 }
-            } else if !is_label_name(label) {
+            } else if !crate::promql::is_valid_label_name(label) {
                 problem("group_by", format!("{label:?} is not a valid label name"));
             } else if !seen.insert(label) {
                 problem("group_by", format!("{label:?} is listed twice"));
@@ -186,15 +186,6 @@ impl WebhookConfig {
         }
         problems
     }
-}
-
-/// Prometheus's label name syntax: `[a-zA-Z_][a-zA-Z0-9_]*`.
-fn is_label_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
-use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::RETRY_AFTER;
 use reqwest::{StatusCode, Url};
 use sha2::Sha256;
 use tokio::task::JoinHandle;
@@ -35,7 +35,7 @@ use tokio::time::Instant;
 
 use super::{Message, WebhookConfig};
 use crate::notify::NotifyMetrics;
-use crate::notify::http::{self, redacted};
+use crate::notify::http::{self, Endpoint};
 use crate::notify::metrics::Outcome;
 use crate::notify::queue::Queue;
 
@@ -75,14 +75,13 @@ impl Sender {
 
     /// Queues `message`; when the queue is full the oldest queued one is dropped.
     pub fn send(&self, message: Message) {
-        let pushed = self.queue.push([message]);
-        self.metrics.set_queue_length(&self.receiver, pushed.queued);
-        if pushed.dropped > 0 {
-            self.metrics
-                .add(&self.receiver, Outcome::Dropped, pushed.dropped as u64);
+        let dropped = self
+            .queue
+            .push_counted([message], &self.metrics, &self.receiver);
+        if dropped > 0 {
             tracing::warn!(
                 receiver = %self.receiver,
-                dropped = pushed.dropped,
+                dropped,
                 "Webhook queue is full; dropped the oldest notification."
             );
         }
@@ -192,10 +191,7 @@ impl AttemptError {
 }
 
 struct Delivery {
-    client: Result<reqwest::Client, String>,
-    url: Result<Url, String>,
-    /// The URL without credentials or query, for logs.
-    shown_url: String,
+    endpoint: Endpoint,
     receiver: String,
     config: WebhookConfig,
     metrics: NotifyMetrics,
@@ -203,13 +199,9 @@ struct Delivery {
 
 impl Delivery {
     fn new(config: WebhookConfig, receiver: String, metrics: NotifyMetrics) -> Self {
-        let client = http::client();
         let url = Url::parse(&config.url).map_err(|e| format!("URL: {e}"));
-        let shown_url = url.as_ref().map_or_else(|_| config.url.clone(), redacted);
         Self {
-            client,
-            url,
-            shown_url,
+            endpoint: Endpoint::new(url, &config.url),
             receiver,
             config,
             metrics,
@@ -272,20 +264,12 @@ impl Delivery {
     }
 
     async fn attempt(&self, body: &[u8]) -> Result<(), AttemptError> {
-        let setup = |reason: &String| AttemptError::Setup {
-            url: self.shown_url.clone(),
-            reason: reason.clone(),
-        };
-        let client = self.client.as_ref().map_err(setup)?;
-        let url = self.url.as_ref().map_err(setup)?;
-        let mut request = client
-            .post(url.clone())
-            .timeout(self.config.timeout)
-            .header(CONTENT_TYPE, "application/json")
+        let url = || self.endpoint.shown_url().to_owned();
+        let mut request = self
+            .endpoint
+            .post_json(self.config.timeout, self.config.bearer_token.as_deref())
+            .map_err(|reason| AttemptError::Setup { url: url(), reason })?
             .body(body.to_vec());
-        if let Some(token) = &self.config.bearer_token {
-            request = request.bearer_auth(token);
-        }
         if let Some(secret) = &self.config.hmac_secret {
             #[allow(clippy::disallowed_methods, reason = "the sender is an I/O shell")]
             let timestamp = chrono::Utc::now().timestamp().to_string();
@@ -293,13 +277,9 @@ impl Delivery {
                 .header(SIGNATURE_HEADER, signature(secret, &timestamp, body))
                 .header(TIMESTAMP_HEADER, timestamp);
         }
-        let response = request
-            .send()
+        let response = http::send(request)
             .await
-            .map_err(|source| AttemptError::Transport {
-                url: self.shown_url.clone(),
-                source: source.without_url(),
-            })?;
+            .map_err(|source| AttemptError::Transport { url: url(), source })?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
@@ -311,7 +291,7 @@ impl Delivery {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         Err(AttemptError::Status {
-            url: self.shown_url.clone(),
+            url: url(),
             status,
             retry_after,
         })

@@ -98,8 +98,13 @@ fn load(args: &PartArgs) -> anyhow::Result<Validated<Config>> {
 
 fn check(path: &Path) -> anyhow::Result<()> {
     match shared::config::load::<Config>(path) {
-        Ok(_) => {
+        Ok(config) => {
             println!("{}: ok", path.display());
+            for pool in &config.scaler.pools {
+                for line in scaler::explain(pool) {
+                    println!("{line}");
+                }
+            }
             Ok(())
         }
         Err(ConfigError::Invalid(problems)) => {

@@ -112,3 +112,72 @@ fn serde_saphyr_round_trip(config: &Config) -> String {
     // JSON is YAML: no serializer beyond serde_json needed.
     serde_json::to_string_pretty(config).unwrap()
 }
+
+/// The seed's `hpa.yaml` with its placeholders filled, as a `scaler.pools[].hpa`.
+fn seed_hpa(min: &str, max: &str, target: &str) -> String {
+    let manifest = std::fs::read_to_string(poolpilot_tests::shared_dir().join("seed/hpa.yaml"))
+        .unwrap()
+        .replace("INFERENCE_POOL_NAMESPACE", "models")
+        .replace("INFERENCE_POOL_NAME", "llama3")
+        .replace("MIN_REPLICAS", min)
+        .replace("MAX_REPLICAS", max)
+        .replace("TARGET_VALUE", target)
+        .replace("CLUSTER_NAME", "dev");
+    let hpa: k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler =
+        serde_saphyr::from_str(&manifest).unwrap();
+    let spec = serde_json::to_string(&hpa.spec).unwrap();
+    format!("scaler:\n  pools:\n    - pool: llama3\n      namespace: models\n      hpa: {spec}\n")
+}
+
+#[test]
+fn the_seed_hpa_with_its_placeholders_filled_is_a_scaler_pool() {
+    let config = parse::<Config>("seed.yaml", &seed_hpa("1", "10", "0.7"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    let pool = &config.scaler.pools[0];
+    assert_eq!(pool.hpa.max_replicas, 10);
+    // `poolpilot check` says what the stock HPA would do with the same spec.
+    let said = scaler::explain(pool).join("\n");
+    assert!(said.contains("the stock HPA with this spec"), "{said}");
+    assert!(said.contains("DESIGN §1"), "{said}");
+}
+
+#[test]
+fn a_bad_hpa_spec_reports_every_problem_with_its_line() {
+    let yaml = r#"scaler:
+  pools:
+    - pool: llama3
+      hpa:
+        scaleTargetRef: { apiVersion: apps/v1, kind: Deployment, name: llama3 }
+        minReplicas: 5
+        maxReplicas: 2
+        metrics:
+          - type: Object
+          - type: External
+            external:
+              metric: { name: inference_pool_average_queue_size }
+              target: { type: AverageValue, averageValue: "-3" }
+"#;
+    let err = parse::<Config>("hpa.yaml", yaml).unwrap_err();
+    let text = err.to_string();
+    for (line, says) in [(7, "maxReplicas"), (9, "Object"), (13, "averageValue")] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("hpa.yaml:{line}:")) && l.contains(says)),
+            "line {line} should mention {says}:\n{text}"
+        );
+    }
+    let missing_kind = seed_hpa("1", "10", "0.7").replace("\"kind\":\"Deployment\",", "");
+    let err = parse::<Config>("hpa.yaml", &missing_kind)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("hpa.yaml:") && err.contains("kind"),
+        "{err}"
+    );
+    // A utilization target written as a percentage.
+    let err = parse::<Config>("hpa.yaml", &seed_hpa("1", "10", "70"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("0.70"), "{err}");
+}

@@ -15,6 +15,7 @@ mod prometheus;
 mod requests;
 mod restart;
 mod rules;
+mod scale;
 mod scraper;
 mod simulator;
 mod up;

@@ -1,23 +1,28 @@
-//! The scaler: the Kubernetes HPA algorithm per pool on `aggregates.v1`, then a PATCH
-//! of the target's `/scale` subresource (DESIGN §1, §2, §6). The algorithm lands with
-//! issue 7; today the crate holds the wiring and [`ScaleClient`], the one place that
-//! talks to the API server.
+//! The scaler: the Kubernetes HPA algorithm per pool over the pool's latest
+//! `aggregates.v1`, then a PATCH of the target's `/scale` subresource (DESIGN §1, §2,
+//! §6), every decision on `decisions.v1` with its explanation.
 //!
 //! # Layout
-//! - `config.rs`: the `scaler:` section.
-//! - `target.rs`: [`ScaleClient`]: read and patch `/scale` of any kind that has it.
+//! - `config.rs`: the `scaler:` section (HPA specs per pool).
+//! - `core/`: the pure HPA arithmetic, stabilization and rate limits.
+//! - `target.rs`: [`ScaleClient`] (`/scale` of any kind) and the [`ScaleTarget`] trait.
+//! - `task.rs`: the loop; `events.rs`: its logs and metrics.
 
 mod config;
+pub mod core;
+mod events;
 mod target;
+mod task;
 
 use std::future::Future;
 
 use shared::Deps;
 use shared::config::Validated;
 
-pub use config::Config;
+pub use config::{Config, PoolScaling, explain};
 pub use shared::kube::client as kube_client;
-pub use target::{ScaleClient, ScaleError, TargetRef};
+pub use target::{Replicas, ScaleClient, ScaleError, ScaleTarget, TargetRef};
+pub use task::Pool;
 
 /// What stops the scaler.
 #[derive(Debug, thiserror::Error)]
@@ -25,20 +30,50 @@ pub enum Error {
     /// The bus refused us.
     #[error(transparent)]
     Bus(#[from] shared::bus::BusError),
-    /// The API server refused us.
+    /// The API server refused us at start.
     #[error(transparent)]
     Scale(#[from] ScaleError),
+    /// The state store failed.
+    #[error(transparent)]
+    Store(#[from] shared::store::StoreError),
+    /// The kubeconfig could not be used.
+    #[error(transparent)]
+    Kube(#[from] shared::kube::KubeConfigError),
+    /// An HPA spec that does not build.
+    #[error("{0}")]
+    Spec(String),
 }
 
-/// Runs the scaler until `shutdown` resolves.
+/// Runs the scaler over Kubernetes targets until `shutdown` resolves.
 pub async fn run(
     config: Validated<Config>,
     deps: Deps,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Error> {
-    deps.health.component("scaler").set(true);
-    tracing::info!(dry_run = config.dry_run, "Scaler started.");
-    shutdown.await;
-    tracing::info!("Scaler stopped.");
-    Ok(())
+    let mut pools = Vec::new();
+    if !config.pools.is_empty() {
+        let client = kube_client(config.kubeconfig.as_deref()).await?;
+        for p in &config.pools {
+            let t = &p.hpa.scale_target_ref;
+            let target = TargetRef {
+                namespace: p.namespace.clone(),
+                api_version: t.api_version.clone().unwrap_or_else(|| "apps/v1".into()),
+                kind: t.kind.clone(),
+                name: t.name.clone(),
+            };
+            let client = ScaleClient::new(client.clone(), target).await?;
+            pools.push(Pool::new(p.clone(), Box::new(client))?);
+        }
+    }
+    run_with(config, pools, deps, shutdown).await
+}
+
+/// Runs the scaler over the given targets (a simulated fleet in `poolpilot up`).
+pub async fn run_with(
+    config: Validated<Config>,
+    pools: Vec<Pool>,
+    deps: Deps,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), Error> {
+    task::run(&config, pools, deps, shutdown).await
 }

@@ -2,6 +2,7 @@
 //! resource), found through discovery so the plural is the API server's own. Errors
 //! say which object and verb, and tell a 403 (RBAC) and a 409 (conflict) apart.
 
+use futures::future::BoxFuture;
 use k8s_openapi::api::autoscaling::v1::Scale;
 use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
@@ -105,7 +106,23 @@ impl ScaleClient {
 
     /// Sets `spec.replicas` with a merge patch of `/scale`.
     pub async fn patch_replicas(&self, replicas: u32) -> Result<Scale, ScaleError> {
-        let patch = serde_json::json!({ "spec": { "replicas": replicas } });
+        self.patch_replicas_at(replicas, None).await
+    }
+
+    /// Sets `spec.replicas`, only if the object is still at `resource_version` (a
+    /// stale write gets a 409 [`ScaleError::Conflict`]).
+    pub async fn patch_replicas_at(
+        &self,
+        replicas: u32,
+        resource_version: Option<&str>,
+    ) -> Result<Scale, ScaleError> {
+        let patch = match resource_version {
+            Some(rv) => serde_json::json!({
+                "metadata": { "resourceVersion": rv },
+                "spec": { "replicas": replicas },
+            }),
+            None => serde_json::json!({ "spec": { "replicas": replicas } }),
+        };
         self.api
             .patch_scale(
                 &self.target.name,
@@ -139,5 +156,60 @@ fn classify(target: &TargetRef, verb: &'static str, e: kube::Error) -> ScaleErro
             verb,
             source,
         },
+    }
+}
+
+/// A target's replicas as `/scale` reports them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replicas {
+    /// `spec.replicas`: what was asked for.
+    pub spec: i32,
+    /// `status.replicas`: what exists.
+    pub status: i32,
+    /// The version read, so the write can be conditional on it.
+    pub resource_version: Option<String>,
+}
+
+/// Something the scaler can read and set the replicas of: a `/scale` subresource, or
+/// (for `poolpilot up`) a simulated fleet.
+pub trait ScaleTarget: Send + Sync {
+    /// What it is, for logs and decisions.
+    fn describe(&self) -> String;
+    /// The current replicas.
+    fn replicas(&self) -> BoxFuture<'_, Result<Replicas, ScaleError>>;
+    /// Sets the desired replicas, if the target is still as `read` saw it.
+    fn set_replicas<'a>(
+        &'a self,
+        replicas: u32,
+        read: &'a Replicas,
+    ) -> BoxFuture<'a, Result<(), ScaleError>>;
+}
+
+impl ScaleTarget for ScaleClient {
+    fn describe(&self) -> String {
+        self.target.to_string()
+    }
+
+    fn replicas(&self) -> BoxFuture<'_, Result<Replicas, ScaleError>> {
+        Box::pin(async move {
+            let scale = self.get().await?;
+            Ok(Replicas {
+                spec: scale.spec.and_then(|s| s.replicas).unwrap_or(0),
+                status: scale.status.map(|s| s.replicas).unwrap_or(0),
+                resource_version: scale.metadata.resource_version,
+            })
+        })
+    }
+
+    fn set_replicas<'a>(
+        &'a self,
+        replicas: u32,
+        read: &'a Replicas,
+    ) -> BoxFuture<'a, Result<(), ScaleError>> {
+        Box::pin(async move {
+            self.patch_replicas_at(replicas, read.resource_version.as_deref())
+                .await
+                .map(drop)
+        })
     }
 }

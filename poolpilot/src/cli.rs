@@ -26,7 +26,7 @@ pub enum Command {
     /// Evaluate Prometheus rules and send Alertmanager webhooks.
     AlertEvaluator(PartArgs),
     /// Run the HPA algorithm on the stream and PATCH /scale.
-    Scaler(PartArgs),
+    Scaler(ScalerArgs),
     /// Proxy OpenAI-compatible requests to the best endpoint.
     Router(PartArgs),
     /// Serve a simulated vLLM fleet.
@@ -52,7 +52,13 @@ impl Command {
             Command::Scraper(a) => (Part::Scraper, a),
             Command::Aggregator(a) => (Part::Aggregator, a),
             Command::AlertEvaluator(a) => (Part::AlertEvaluator, a),
-            Command::Scaler(a) => (Part::Scaler, a),
+            Command::Scaler(ScalerArgs {
+                command: None,
+                common,
+            }) => (Part::Scaler, common),
+            Command::Scaler(ScalerArgs {
+                command: Some(_), ..
+            }) => return None,
             Command::Router(a) => (Part::Router, a),
             Command::Simulate(a) => (Part::Simulator, &a.common),
             Command::Up(_) | Command::Load(_) | Command::Rules(_) | Command::Check { .. } => {
@@ -77,6 +83,36 @@ pub enum RulesCommand {
         /// Test files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+}
+
+/// `poolpilot scaler [replay …]`.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ScalerArgs {
+    /// Something other than running the scaler.
+    #[command(subcommand)]
+    pub command: Option<ScalerCommand>,
+    /// The part arguments.
+    #[command(flatten)]
+    pub common: PartArgs,
+}
+
+/// `poolpilot scaler …`.
+#[derive(Debug, Subcommand)]
+pub enum ScalerCommand {
+    /// What-if: decide over a recorded timeline (JSON lines: time, spec_replicas,
+    /// status_replicas, ready_pods, metrics) and print one JSON decision per line.
+    Replay {
+        /// A HorizontalPodAutoscaler manifest (autoscaling/v2).
+        #[arg(long)]
+        hpa: PathBuf,
+        /// The timeline, one observation per line.
+        #[arg(long)]
+        timeline: PathBuf,
+        /// The HPA's own arithmetic for pool averages, instead of poolpilot's.
+        #[arg(long)]
+        stock: bool,
     },
 }
 

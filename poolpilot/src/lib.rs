@@ -13,6 +13,8 @@ mod config;
 pub mod local;
 mod runner;
 
-pub use cli::{Cli, Command, Part, PartArgs, RulesCommand, SimulateArgs, UpArgs};
+pub use cli::{
+    Cli, Command, Part, PartArgs, RulesCommand, ScalerArgs, ScalerCommand, SimulateArgs, UpArgs,
+};
 pub use config::{AdminConfig, Config};
 pub use runner::{Running, execute, start};

@@ -1,5 +1,8 @@
-//! The local loop of `poolpilot up`: a simulated fleet the scraper is pointed at.
+//! The local loop of `poolpilot up`: a simulated fleet the scraper is pointed at, and
+//! the scaler target that adds and removes its servers.
 
+use futures::future::BoxFuture;
+use scaler::{Replicas, ScaleError};
 use scraper::{EngineChoice, Pool, Target};
 use simulator::PodInfo;
 
@@ -23,5 +26,47 @@ pub fn scrape_pool(name: &str, namespace: &str, pods: &[PodInfo]) -> Pool {
             .map(|p| Target::Url(format!("{}/dcgm/metrics", p.url())))
             .collect(),
         kubernetes: None,
+    }
+}
+
+/// The scaler's target in `poolpilot up`: replicas are the simulated fleet's servers,
+/// added and removed through its handle.
+pub struct FleetTarget(pub std::sync::Arc<simulator::Fleet>);
+
+impl scaler::ScaleTarget for FleetTarget {
+    fn describe(&self) -> String {
+        "simulated fleet".to_owned()
+    }
+
+    fn replicas(&self) -> BoxFuture<'_, Result<Replicas, ScaleError>> {
+        Box::pin(async move {
+            let n = self.0.pods().len() as i32;
+            Ok(Replicas {
+                spec: n,
+                status: n,
+                resource_version: None,
+            })
+        })
+    }
+
+    fn set_replicas<'a>(
+        &'a self,
+        replicas: u32,
+        _read: &'a Replicas,
+    ) -> BoxFuture<'a, Result<(), ScaleError>> {
+        Box::pin(async move {
+            while self.0.pods().len() < replicas as usize {
+                self.0.add().await.map_err(|e| ScaleError::Local {
+                    target: self.describe(),
+                    message: e.to_string(),
+                })?;
+            }
+            while self.0.pods().len() > replicas as usize {
+                if self.0.remove_newest().await.is_none() {
+                    break;
+                }
+            }
+            Ok(())
+        })
     }
 }

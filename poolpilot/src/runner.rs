@@ -18,7 +18,7 @@ use simulator::Fleet;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::RulesCommand;
+use crate::cli::{RulesCommand, ScalerArgs, ScalerCommand};
 use crate::{Cli, Command, Config, Part, PartArgs};
 
 /// Runs what the command line asks for until SIGTERM/SIGINT or a part fails.
@@ -38,6 +38,32 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Check { config } => check(&config),
         Command::Rules(command) => rules(command),
+        Command::Scaler(ScalerArgs {
+            command:
+                Some(ScalerCommand::Replay {
+                    hpa,
+                    timeline,
+                    stock,
+                }),
+            ..
+        }) => {
+            let spec = scaler::replay::load_hpa(&hpa)?;
+            let file = std::fs::File::open(&timeline)
+                .with_context(|| format!("{}", timeline.display()))?;
+            let mode = if stock {
+                scaler::core::Mode::Stock
+            } else {
+                scaler::core::Mode::PoolAverage
+            };
+            scaler::replay::replay(
+                spec,
+                mode,
+                &timeline.display().to_string(),
+                std::io::BufReader::new(file),
+                std::io::stdout().lock(),
+            )?;
+            Ok(())
+        }
         Command::Load(args) => {
             let json = args.json;
             let report = simulator::load::run(args, true).await?;

@@ -350,3 +350,230 @@ async fn dry_run_decides_and_reports_but_leaves_replicas_alone() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(replicas(&client, &target).await, 1);
 }
+
+/// `kill -9` of a real `poolpilot scaler` right after a scale-up, restarted under low
+/// load: no scale-down before the (10 s) window has passed since the last higher
+/// recommendation — and, thanks to the stored recommendations, not 10 s after the
+/// restart either, as a fresh controller would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_kill_9_the_stabilization_window_still_counts_from_the_last_high_recommendation() {
+    use poolpilot_tests::{Process, free_port, kafka_shared};
+    use shared::bus::KafkaConfig;
+    use shared::bus::kafka::KafkaBus;
+    use std::sync::atomic::AtomicU64;
+    use std::time::Instant;
+
+    let _broker = kafka_shared().await;
+    let client = scaler::kube_client(Some(&infra().kubeconfig))
+        .await
+        .unwrap();
+    let target = namespace_with_deployment(&client).await;
+    let pool = unique("pool");
+    let dir = std::env::temp_dir().join(unique("scaler-restart"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let prefix = format!("{}.", unique("it"));
+    let mut scaling = serde_json::to_value(pool_scaling(&pool, &target)).unwrap();
+    scaling["hpa"]["behavior"] =
+        serde_json::json!({ "scaleDown": { "stabilizationWindowSeconds": 10 } });
+    let config = dir.join("poolpilot.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "bus:\n  kind: kafka\n  topic_prefix: {prefix}\n  kafka:\n    brokers: {brokers}\nadmin:\n  listen: 127.0.0.1:{port}\nscaler:\n  kubeconfig: {kubeconfig}\n  interval: 250ms\n  state_path: {state}\n  pools: [{scaling}]\n",
+            brokers = infra().kafka_brokers,
+            port = free_port(),
+            kubeconfig = infra().kubeconfig.display(),
+            state = dir.join("state").display(),
+        ),
+    )
+    .unwrap();
+    let bus = Arc::new(
+        KafkaBus::new(&KafkaConfig {
+            brokers: infra().kafka_brokers.clone(),
+            ..Default::default()
+        })
+        .unwrap(),
+    );
+    let topics = Topics::new(prefix.as_str());
+    bus.ensure_topics(
+        &[Topic::Aggregates, Topic::Decisions, Topic::Samples].map(|t| TopicSpec {
+            name: topics.name(t),
+            partitions: 2,
+        }),
+    )
+    .await
+    .unwrap();
+    let load = Arc::new(AtomicU64::new(0.9f64.to_bits()));
+    let feeder = {
+        let (bus, topic, pool, load) = (
+            bus.clone(),
+            topics.name(Topic::Aggregates),
+            pool.clone(),
+            load.clone(),
+        );
+        tokio::spawn(async move {
+            loop {
+                let kv_now = f64::from_bits(load.load(Ordering::Relaxed));
+                let _ = bus
+                    .publish(&topic, pool.as_bytes(), kv(&pool, kv_now, 1.0))
+                    .await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let until = |want: i32| {
+        let (client, target) = (client.clone(), target.clone());
+        async move {
+            tokio::time::timeout(WAIT, async {
+                while replicas(&client, &target).await != want {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+            .await
+            .unwrap_or_else(|_| panic!("replicas never became {want}"));
+            Instant::now()
+        }
+    };
+
+    let mut first = Process::poolpilot("scaler", &config);
+    until(2).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    first.kill_9();
+    let killed = Instant::now();
+    load.store(0.1f64.to_bits(), Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let restarted = Instant::now();
+    let _second = Process::poolpilot("scaler", &config);
+    let down = until(1).await;
+    let since_kill = down - killed;
+    assert!(
+        since_kill >= Duration::from_millis(9_250),
+        "scaled down {since_kill:?} after the last high recommendation; the window is 10 s"
+    );
+    assert!(
+        down - restarted < Duration::from_secs(9),
+        "the restored recommendations should let it scale down 10 s after the last high one, not 10 s after the restart ({:?} after it)",
+        down - restarted
+    );
+    feeder.abort();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_target_adds_simulated_servers() {
+    let fleet = poolpilot_tests::sim_fleet(1).await;
+    let pool = unique("pool");
+    let target = TargetRef {
+        namespace: "default".into(),
+        api_version: "apps/v1".into(),
+        kind: "Deployment".into(),
+        name: "sim".into(),
+    };
+    let local = poolpilot::local::FleetTarget(fleet.clone());
+    let pools = vec![Pool::new(pool_scaling(&pool, &target), Box::new(local)).unwrap()];
+    let mut h = Harness::start(config(), pools, &pool, 0.9).await;
+    let d = h.decision().await;
+    assert!(d.patched, "{d:?}");
+    assert_eq!(fleet.pods().len(), 2);
+    fleet.shutdown().await;
+}
+
+/// `deploy/kubernetes/scaler-rbac.yaml`'s Role is enough to scale, and no more: bound
+/// to a user with no other rights, it reads and patches `/scale` but cannot read the
+/// Deployment itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_scaler_role_is_enough_to_scale_and_no_more() {
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    let admin = scaler::kube_client(Some(&infra().kubeconfig))
+        .await
+        .unwrap();
+    let target = namespace_with_deployment(&admin).await;
+    let text = std::fs::read_to_string(
+        poolpilot_tests::repo_root().join("deploy/kubernetes/scaler-rbac.yaml"),
+    )
+    .unwrap();
+    let role: Role = text
+        .split("\n---\n")
+        .find(|d| d.contains("kind: Role\n"))
+        .map(|d| serde_saphyr::from_str(d).unwrap())
+        .unwrap();
+    Api::<Role>::namespaced(admin.clone(), &target.namespace)
+        .create(&PostParams::default(), &role)
+        .await
+        .unwrap();
+    let binding: RoleBinding = serde_json::from_value(serde_json::json!({
+        "metadata": { "name": "viewer-scales" },
+        "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "poolpilot-scaler" },
+        "subjects": [{ "apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "viewer" }]
+    }))
+    .unwrap();
+    Api::<RoleBinding>::namespaced(admin.clone(), &target.namespace)
+        .create(&PostParams::default(), &binding)
+        .await
+        .unwrap();
+    let viewer = scaler::kube_client(Some(&infra().viewer_kubeconfig))
+        .await
+        .unwrap();
+    let scale = ScaleClient::new(viewer.clone(), target.clone())
+        .await
+        .unwrap();
+    scale.patch_replicas(3).await.unwrap();
+    assert_eq!(replicas(&admin, &target).await, 3);
+    let read = Api::<Deployment>::namespaced(viewer, &target.namespace)
+        .get(&target.name)
+        .await;
+    assert!(read.is_err(), "the Role grants more than /scale");
+}
+
+#[test]
+fn replay_prints_one_decision_per_observation_for_the_seed_hpa() {
+    let dir = std::env::temp_dir().join(unique("replay"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hpa = std::fs::read_to_string(poolpilot_tests::shared_dir().join("seed/hpa.yaml"))
+        .unwrap()
+        .replace("INFERENCE_POOL_NAMESPACE", "models")
+        .replace("INFERENCE_POOL_NAME", "llama3")
+        .replace("MIN_REPLICAS", "1")
+        .replace("MAX_REPLICAS", "10")
+        .replace("TARGET_VALUE", "0.5")
+        .replace("CLUSTER_NAME", "dev");
+    std::fs::write(dir.join("hpa.yaml"), hpa).unwrap();
+    let line = |t: u32, kv: f64| {
+        format!(
+            "{{\"time\": {t}, \"spec_replicas\": 2, \"status_replicas\": 2, \"ready_pods\": 2, \"metrics\": {{\"inference_pool_average_kv_cache_utilization\": {kv}}}}}\n"
+        )
+    };
+    std::fs::write(dir.join("t.jsonl"), line(0, 0.5) + &line(15, 0.9)).unwrap();
+    let run = |stock: bool| {
+        let mut cmd = std::process::Command::new(poolpilot_tests::binary());
+        cmd.args([
+            "scaler",
+            "replay",
+            "--hpa",
+            "hpa.yaml",
+            "--timeline",
+            "t.jsonl",
+        ]);
+        if stock {
+            cmd.arg("--stock");
+        }
+        let out = cmd.current_dir(&dir).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let ours = run(false);
+    assert_eq!(ours.len(), 2);
+    // Two pods averaging 0.9 against 0.5: ceil(2 × 0.9 / 0.5) = 4.
+    assert_eq!(ours[1]["desired"], 4, "{:?}", ours[1]);
+    // The stock HPA reads the average as a pool total: ceil(0.9 / 0.5) = 2.
+    assert_eq!(run(true)[1]["desired"], 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}

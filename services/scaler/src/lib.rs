@@ -7,10 +7,12 @@
 //! - `core/`: the pure HPA arithmetic, stabilization and rate limits.
 //! - `target.rs`: [`ScaleClient`] (`/scale` of any kind) and the [`ScaleTarget`] trait.
 //! - `task.rs`: the loop; `events.rs`: its logs and metrics.
+//! - `replay.rs`: `poolpilot scaler replay`, the core over a recorded timeline.
 
 mod config;
 pub mod core;
 mod events;
+pub mod replay;
 mod target;
 mod task;
 

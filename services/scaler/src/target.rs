@@ -73,6 +73,14 @@ pub enum ScaleError {
     /// The kubeconfig could not be used.
     #[error(transparent)]
     Config(#[from] shared::kube::KubeConfigError),
+    /// A target that is not a Kubernetes object (the simulated fleet) failed.
+    #[error("{target}: {message}")]
+    Local {
+        /// The target.
+        target: String,
+        /// Why.
+        message: String,
+    },
 }
 
 /// Reads and patches `/scale` of one target.

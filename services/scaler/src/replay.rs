@@ -106,7 +106,7 @@ pub fn replay(
             continue;
         }
         let line: Line = serde_json::from_str(&text).map_err(|e| bad(i + 1, e.to_string()))?;
-        if !(line.time >= last) {
+        if line.time.is_nan() || line.time < last {
             return Err(bad(i + 1, format!("time {} goes backwards", line.time)));
         }
         last = line.time;

@@ -118,6 +118,9 @@ struct Harness {
     topics: Topics,
     stop: CancellationToken,
     decisions: Typed<ScaleDecision>,
+    /// The KV cache published, as f64 bits; NaN publishes nothing.
+    load: Arc<std::sync::atomic::AtomicU64>,
+    metrics: shared::telemetry::MetricsRegistry,
 }
 
 impl Harness {
@@ -131,6 +134,7 @@ impl Harness {
         .await
         .unwrap();
         let deps = shared::Deps::new(bus.clone(), topics.clone());
+        let metrics = deps.metrics.clone();
         let sub = bus
             .subscribe(
                 Subscribe::new("test", [topics.name(Topic::Decisions)]).start(StartFrom::Earliest),
@@ -143,15 +147,20 @@ impl Harness {
         tokio::spawn(
             async move { scaler::run_with(config, pools, deps, s.cancelled_owned()).await },
         );
-        let (b, t, p, s) = (
+        let load = Arc::new(std::sync::atomic::AtomicU64::new(load.to_bits()));
+        let (b, t, p, s, l) = (
             bus.clone(),
             topics.name(Topic::Aggregates),
             pool.to_owned(),
             stop.clone(),
+            load.clone(),
         );
         tokio::spawn(async move {
             while !s.is_cancelled() {
-                let _ = b.publish(&t, p.as_bytes(), kv(&p, load, 1.0)).await;
+                let now = f64::from_bits(l.load(Ordering::Relaxed));
+                if !now.is_nan() {
+                    let _ = b.publish(&t, p.as_bytes(), kv(&p, now, 1.0)).await;
+                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         });
@@ -160,6 +169,8 @@ impl Harness {
             topics,
             stop,
             decisions,
+            load,
+            metrics,
         }
     }
 
@@ -576,4 +587,54 @@ fn replay_prints_one_decision_per_observation_for_the_seed_hpa() {
     // The stock HPA reads the average as a pool total: ceil(0.9 / 0.5) = 2.
     assert_eq!(run(true)[1]["desired"], 2);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A metric that stops arriving: no scale-down (even though the last value was low),
+/// `poolpilot_scaler_metric_missing` set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metric_that_stops_arriving_blocks_scale_down_and_is_flagged() {
+    let client = scaler::kube_client(Some(&infra().kubeconfig))
+        .await
+        .unwrap();
+    let target = namespace_with_deployment(&client).await;
+    let pool = unique("pool");
+    let scale = ScaleClient::new(client.clone(), target.clone())
+        .await
+        .unwrap();
+    let mut scaling = pool_scaling(&pool, &target);
+    scaling.hpa.behavior = Some(
+        serde_json::from_value(
+            serde_json::json!({ "scaleDown": { "stabilizationWindowSeconds": 0 } }),
+        )
+        .unwrap(),
+    );
+    let pools = vec![Pool::new(scaling, Box::new(scale)).unwrap()];
+    let config = scaler::Config {
+        freshness: Duration::from_millis(500),
+        ..config()
+    };
+    let mut h = Harness::start(config, pools, &pool, 0.9).await;
+    let up = h.decision().await;
+    assert_eq!(up.desired_replicas, 2);
+    // The metric stops: after the freshness limit it is missing, and scaling down
+    // (what a zero value would ask for) does not happen.
+    h.load.store(f64::NAN.to_bits(), Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(replicas(&client, &target).await, 2);
+    let page = h.metrics.encode();
+    assert!(
+        page.lines()
+            .any(|l| l.starts_with("poolpilot_scaler_metric_missing{")
+                && l.contains(&pool)
+                && l.ends_with(" 1")),
+        "{page}"
+    );
+    // It comes back low: now the pool scales down.
+    h.load.store(0.1f64.to_bits(), Ordering::Relaxed);
+    let down = h.decision().await;
+    assert_eq!(
+        (down.current_replicas, down.desired_replicas),
+        (2, 1),
+        "{down:?}"
+    );
 }

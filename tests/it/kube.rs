@@ -1,47 +1,13 @@
 //! `/scale` through `kube` against a real kube-apiserver.
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, PostParams};
+use kube::api::Api;
 use poolpilot_tests::{infra, unique};
 use scaler::{ScaleClient, ScaleError, TargetRef, kube_client};
 
-fn deployment(name: &str) -> Deployment {
-    serde_json::from_value(serde_json::json!({
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": { "name": name },
-        "spec": {
-            "replicas": 1,
-            "selector": { "matchLabels": { "app": name } },
-            "template": {
-                "metadata": { "labels": { "app": name } },
-                "spec": { "containers": [{ "name": "vllm", "image": "vllm/vllm-openai:latest" }] }
-            }
-        }
-    }))
-    .unwrap()
-}
-
 async fn namespace_with_deployment() -> (kube::Client, TargetRef) {
     let client = kube_client(Some(&infra().kubeconfig)).await.unwrap();
-    let ns = unique("it");
-    let namespace: Namespace =
-        serde_json::from_value(serde_json::json!({ "metadata": { "name": ns } })).unwrap();
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &namespace)
-        .await
-        .unwrap();
-    Api::<Deployment>::namespaced(client.clone(), &ns)
-        .create(&PostParams::default(), &deployment("llama3"))
-        .await
-        .unwrap();
-    let target = TargetRef {
-        namespace: ns,
-        api_version: "apps/v1".into(),
-        kind: "Deployment".into(),
-        name: "llama3".into(),
-    };
+    let target = poolpilot_tests::namespace_with_deployment(&client).await;
     (client, target)
 }
 

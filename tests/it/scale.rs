@@ -10,9 +10,8 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use poolpilot_tests::{infra, unique};
+use poolpilot_tests::{infra, namespace_with_deployment, unique};
 use scaler::{Pool, PoolScaling, Replicas, ScaleClient, ScaleError, ScaleTarget, TargetRef};
 use shared::bus::embedded::EmbeddedBus;
 use shared::bus::typed::Typed;
@@ -23,38 +22,6 @@ use shared::wire::{
 use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-async fn namespace_with_deployment(client: &kube::Client) -> TargetRef {
-    let ns = unique("scale");
-    let namespace: Namespace =
-        serde_json::from_value(serde_json::json!({ "metadata": { "name": ns } })).unwrap();
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &namespace)
-        .await
-        .unwrap();
-    let deployment: Deployment = serde_json::from_value(serde_json::json!({
-        "metadata": { "name": "llama3" },
-        "spec": {
-            "replicas": 1,
-            "selector": { "matchLabels": { "app": "llama3" } },
-            "template": {
-                "metadata": { "labels": { "app": "llama3" } },
-                "spec": { "containers": [{ "name": "vllm", "image": "vllm/vllm-openai:latest" }] }
-            }
-        }
-    }))
-    .unwrap();
-    Api::<Deployment>::namespaced(client.clone(), &ns)
-        .create(&PostParams::default(), &deployment)
-        .await
-        .unwrap();
-    TargetRef {
-        namespace: ns,
-        api_version: "apps/v1".into(),
-        kind: "Deployment".into(),
-        name: "llama3".into(),
-    }
-}
 
 async fn replicas(client: &kube::Client, target: &TargetRef) -> i32 {
     Api::<Deployment>::namespaced(client.clone(), &target.namespace)
@@ -190,6 +157,18 @@ impl Drop for Harness {
     }
 }
 
+/// An admin client, a fresh Deployment, a pool name and a `/scale` client for it.
+async fn kube_pool() -> (kube::Client, TargetRef, String, ScaleClient) {
+    let client = scaler::kube_client(Some(&infra().kubeconfig))
+        .await
+        .unwrap();
+    let target = namespace_with_deployment(&client).await;
+    let scale = ScaleClient::new(client.clone(), target.clone())
+        .await
+        .unwrap();
+    (client, target, unique("pool"), scale)
+}
+
 fn config() -> scaler::Config {
     scaler::Config {
         interval: Duration::from_millis(100),
@@ -199,14 +178,7 @@ fn config() -> scaler::Config {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scaler_patches_a_deployment_from_the_aggregates_it_reads() {
-    let client = scaler::kube_client(Some(&infra().kubeconfig))
-        .await
-        .unwrap();
-    let target = namespace_with_deployment(&client).await;
-    let pool = unique("pool");
-    let scale = ScaleClient::new(client.clone(), target.clone())
-        .await
-        .unwrap();
+    let (client, target, pool, scale) = kube_pool().await;
     let pools = vec![Pool::new(pool_scaling(&pool, &target), Box::new(scale)).unwrap()];
     // One ready pod at 0.9 KV cache against 0.5: ceil(1 × 0.9 / 0.5) = 2.
     let mut h = Harness::start(config(), pools, &pool, 0.9).await;
@@ -336,14 +308,7 @@ async fn without_the_patch_verb_the_decision_carries_the_rbac_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_decides_and_reports_but_leaves_replicas_alone() {
-    let client = scaler::kube_client(Some(&infra().kubeconfig))
-        .await
-        .unwrap();
-    let target = namespace_with_deployment(&client).await;
-    let pool = unique("pool");
-    let scale = ScaleClient::new(client.clone(), target.clone())
-        .await
-        .unwrap();
+    let (client, target, pool, scale) = kube_pool().await;
     let pools = vec![Pool::new(pool_scaling(&pool, &target), Box::new(scale)).unwrap()];
     let mut h = Harness::start(
         scaler::Config {
@@ -593,14 +558,7 @@ fn replay_prints_one_decision_per_observation_for_the_seed_hpa() {
 /// `poolpilot_scaler_metric_missing` set.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_metric_that_stops_arriving_blocks_scale_down_and_is_flagged() {
-    let client = scaler::kube_client(Some(&infra().kubeconfig))
-        .await
-        .unwrap();
-    let target = namespace_with_deployment(&client).await;
-    let pool = unique("pool");
-    let scale = ScaleClient::new(client.clone(), target.clone())
-        .await
-        .unwrap();
+    let (client, target, pool, scale) = kube_pool().await;
     let mut scaling = pool_scaling(&pool, &target);
     scaling.hpa.behavior = Some(
         serde_json::from_value(

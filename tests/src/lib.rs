@@ -364,3 +364,40 @@ impl Receiver {
             .store(status, std::sync::atomic::Ordering::Relaxed);
     }
 }
+
+/// A fresh namespace holding a one-replica Deployment `llama3` (no controllers run in
+/// the test API server, so it never gets pods): what the scaler's tests scale.
+pub async fn namespace_with_deployment(client: &kube::Client) -> scaler::TargetRef {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::Namespace;
+    use kube::api::{Api, PostParams};
+    let ns = unique("it");
+    let namespace: Namespace =
+        serde_json::from_value(serde_json::json!({ "metadata": { "name": ns } })).unwrap();
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &namespace)
+        .await
+        .unwrap();
+    let deployment: Deployment = serde_json::from_value(serde_json::json!({
+        "metadata": { "name": "llama3" },
+        "spec": {
+            "replicas": 1,
+            "selector": { "matchLabels": { "app": "llama3" } },
+            "template": {
+                "metadata": { "labels": { "app": "llama3" } },
+                "spec": { "containers": [{ "name": "vllm", "image": "vllm/vllm-openai:latest" }] }
+            }
+        }
+    }))
+    .unwrap();
+    Api::<Deployment>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &deployment)
+        .await
+        .unwrap();
+    scaler::TargetRef {
+        namespace: ns,
+        api_version: "apps/v1".into(),
+        kind: "Deployment".into(),
+        name: "llama3".into(),
+    }
+}

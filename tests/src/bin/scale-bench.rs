@@ -15,10 +15,9 @@ use std::time::{Duration, SystemTime};
 
 use clap::Parser;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, PostParams};
+use kube::api::Api;
 use poolpilot::{Config, Part, start};
-use poolpilot_tests::{hold_completions, infra, sim_fleet, unique};
+use poolpilot_tests::{hold_completions, infra, namespace_with_deployment, sim_fleet, unique};
 use shared::bus::typed::Typed;
 use shared::bus::{BusKind, StartFrom, Subscribe};
 use shared::config::validate;
@@ -45,28 +44,9 @@ async fn main() {
     let client = scaler::kube_client(Some(&infra().kubeconfig))
         .await
         .unwrap();
-    let ns = unique("bench");
-    let namespace: Namespace =
-        serde_json::from_value(serde_json::json!({ "metadata": { "name": ns } })).unwrap();
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &namespace)
-        .await
-        .unwrap();
-    let deployment: Deployment = serde_json::from_value(serde_json::json!({
-        "metadata": { "name": "llama3" },
-        "spec": {
-            "replicas": 1,
-            "selector": { "matchLabels": { "app": "llama3" } },
-            "template": { "metadata": { "labels": { "app": "llama3" } },
-                "spec": { "containers": [{ "name": "vllm", "image": "vllm/vllm-openai:latest" }] } }
-        }
-    }))
-    .unwrap();
+    let target = namespace_with_deployment(&client).await;
+    let ns = target.namespace.clone();
     let deployments = Api::<Deployment>::namespaced(client.clone(), &ns);
-    deployments
-        .create(&PostParams::default(), &deployment)
-        .await
-        .unwrap();
 
     let fleet = sim_fleet(1).await;
     let pod = fleet.pods()[0].clone();

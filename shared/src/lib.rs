@@ -12,6 +12,7 @@
 //! - [`telemetry`]: tracing set-up, the admin HTTP server, the shared metric registry.
 //! - [`hash`]: stable FNV-1a and chained prefix-block hashes.
 //! - [`histogram`]: fixed-bound histograms as plain data.
+//! - [`models`]: per-model request metrics (`inference_model_*`) and their exposition.
 //! - `kube` (feature `kube`): a Kubernetes client from a kubeconfig or in-cluster.
 //! - [`shutdown`]: SIGTERM/SIGINT as a future.
 //! - [`store`]: state that survives restarts (sled behind a small trait).
@@ -23,6 +24,7 @@ pub mod hash;
 pub mod histogram;
 #[cfg(feature = "kube")]
 pub mod kube;
+pub mod models;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

@@ -6,7 +6,7 @@ use prometheus_client::metrics::family::Family;
 use shared::bus::Message;
 use shared::telemetry::MetricsRegistry;
 
-use crate::requests::Outcome;
+use shared::models::Outcome;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Reason {

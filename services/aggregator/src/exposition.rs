@@ -1,22 +1,15 @@
 //! The aggregates on `/metrics`, in the endpoint picker's names, so a stock
 //! Prometheus, prometheus-adapter or KEDA reads them as they read the picker's. Pool
-//! gauges: each tick sets what is current and removes what is no longer. Per-model
-//! counters and histograms: encoded on each scrape from the core's last snapshot.
+//! gauges: each tick sets what is current and removes what is no longer. (Per-model
+//! counters and histograms: `shared::models::ModelsCollector`.)
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
-
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
-use prometheus_client::metrics::MetricType;
 
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use shared::telemetry::MetricsRegistry;
 use shared::wire::{Aggregates, RawSample};
-
-use crate::requests::{ModelKey, ModelStats, histograms};
 
 type Labels = Vec<(String, String)>;
 type Gauges = Family<Labels, Gauge<f64, AtomicU64>>;
@@ -100,78 +93,5 @@ impl Exposition {
             }
         }
         self.current = now;
-    }
-}
-
-/// `inference_model_*` encoded from the last snapshot of the core's stats.
-#[derive(Debug, Default, Clone)]
-pub struct ModelsCollector {
-    snapshot: Arc<Mutex<BTreeMap<ModelKey, ModelStats>>>,
-}
-
-impl ModelsCollector {
-    /// Registers it and returns a handle to update it.
-    pub fn register(registry: &MetricsRegistry) -> Self {
-        let c = Self::default();
-        registry.register_collector(Box::new(c.clone()));
-        c
-    }
-
-    /// Replaces what the next scrape shows.
-    pub fn update(&self, models: &BTreeMap<ModelKey, ModelStats>) {
-        *self.snapshot.lock().unwrap_or_else(|e| e.into_inner()) = models.clone();
-    }
-}
-
-impl Collector for ModelsCollector {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
-        let models = self.snapshot.lock().unwrap_or_else(|e| e.into_inner());
-        let labels = |k: &ModelKey| {
-            vec![
-                ("model_name", k.model_name.clone()),
-                ("target_model_name", k.target_model_name.clone()),
-            ]
-        };
-        let mut total = encoder.encode_descriptor(
-            "inference_model_request",
-            "Requests for each model and target model",
-            None,
-            MetricType::Counter,
-        )?;
-        for (k, m) in models.iter() {
-            total
-                .encode_family(&labels(k))?
-                .encode_counter::<NoLabelSet, _, u64>(&m.total, None)?;
-        }
-        let mut errors = encoder.encode_descriptor(
-            "inference_model_request_error",
-            "Request errors for each model, target model and error code",
-            None,
-            MetricType::Counter,
-        )?;
-        for (k, m) in models.iter() {
-            for (code, n) in &m.errors {
-                let mut l = labels(k);
-                l.push(("error_code", code.clone()));
-                errors
-                    .encode_family(&l)?
-                    .encode_counter::<NoLabelSet, _, u64>(n, None)?;
-            }
-        }
-        // One descriptor per histogram name, then every model pair under it.
-        let Some(first) = models.values().next() else {
-            return Ok(());
-        };
-        for (i, (name, help, _)) in histograms(first).into_iter().enumerate() {
-            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Histogram)?;
-            for (k, m) in models.iter() {
-                let h = histograms(m)[i].2;
-                let buckets: Vec<(f64, u64)> = h.buckets().collect();
-                family
-                    .encode_family(&labels(k))?
-                    .encode_histogram::<NoLabelSet>(h.sum, h.count, &buckets, None)?;
-            }
-        }
-        Ok(())
     }
 }

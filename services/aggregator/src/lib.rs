@@ -6,7 +6,7 @@
 //! # Layout
 //! - `config.rs`: the `aggregator:` section.
 //! - `core.rs`: [`Pools`], the pure computation: `ingest(sample)`, `tick(now)`.
-//! - `requests.rs`: [`Requests`], the pure per-model counters and histograms, deduplicated.
+//! - `shared::models`: [`Requests`], the pure per-model counters and histograms, deduplicated.
 //! - `exposition.rs`: the aggregates as Prometheus gauges, the model stats as a collector.
 //! - `slo.rs`: SLO burn rates over the workbook's windows, under Sloth's names.
 //! - `events.rs`: what the loop logs and counts about bad and repeated events.
@@ -16,7 +16,6 @@ mod config;
 mod core;
 mod events;
 mod exposition;
-mod requests;
 mod slo;
 
 #[cfg(test)]
@@ -34,7 +33,7 @@ use shared::wire::{Aggregates, PodSamples, RequestEvent, Topic, encode_aggregate
 
 pub use config::{Config, Slo, SloKind};
 pub use core::Pools;
-pub use requests::{ModelKey, ModelStats, Outcome, Requests};
+pub use shared::models::{ModelKey, ModelStats, Outcome, Requests};
 
 /// What stops the aggregator.
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +88,7 @@ pub async fn run(
     let (mut requests, mut slos) = restore(store.as_ref(), &config)?;
     let mut uncommitted = Vec::new();
     let mut exposition = exposition::Exposition::register(&deps.metrics);
-    let models = exposition::ModelsCollector::register(&deps.metrics);
+    let models = shared::models::ModelsCollector::register(&deps.metrics);
     let mut tick = tokio::time::interval(config.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     ready.set(true);

@@ -194,7 +194,7 @@ fn event(
 
 #[test]
 fn events_from_two_routers_sum_and_a_redelivery_counts_once() {
-    use crate::requests::{ModelKey, Outcome, Requests};
+    use shared::models::{ModelKey, Outcome, Requests};
     let mut r = Requests::new(Duration::from_secs(600));
     assert_eq!(
         r.ingest(at(0), &event("router-a-1", "llama3", 200, 1.5, 100)),
@@ -241,7 +241,7 @@ fn events_from_two_routers_sum_and_a_redelivery_counts_once() {
 
 #[test]
 fn an_id_is_forgotten_after_the_window() {
-    use crate::requests::{Outcome, Requests};
+    use shared::models::{Outcome, Requests};
     let mut r = Requests::new(Duration::from_secs(60));
     assert_eq!(
         r.ingest(at(0), &event("x", "m", 200, 1.0, 1)),
@@ -259,7 +259,7 @@ fn an_id_is_forgotten_after_the_window() {
 
 #[test]
 fn bad_events_are_not_counted() {
-    use crate::requests::{Outcome, Requests};
+    use shared::models::{Outcome, Requests};
     let mut r = Requests::new(Duration::from_secs(60));
     assert_eq!(
         r.ingest(at(0), &event("n", "m", 200, -1.0, 1)),
@@ -394,7 +394,7 @@ fn a_latency_slo_counts_slow_requests_and_only_its_models() {
 
 #[test]
 fn request_counters_round_trip_through_their_stored_state() {
-    use crate::requests::{Outcome, Requests, RequestsState};
+    use shared::models::{Outcome, Requests, RequestsState};
     let mut r = Requests::new(Duration::from_secs(600));
     r.ingest(at(0), &event("s1", "llama3", 200, 1.5, 100));
     r.ingest(at(5), &event("s2", "llama3", 500, 0.5, 0));
@@ -432,7 +432,7 @@ fn a_database_that_does_not_open_is_moved_aside() {
 
 #[test]
 fn model_series_flatten_as_prometheus_scrapes_them() {
-    use crate::requests::Requests;
+    use shared::models::Requests;
     let mut r = Requests::new(Duration::from_secs(600));
     r.ingest(at(0), &event("f1", "llama3", 200, 0.3, 10));
     r.ingest(at(1), &event("f2", "llama3", 503, 2.5, 10));

@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::{Duration, SystemTime};
 
-use shared::histogram::Histogram;
-use shared::wire::RequestEvent;
+use crate::histogram::Histogram;
+use crate::wire::RequestEvent;
 
 /// `inference_model_request_duration_seconds`.
 pub const DURATION: &[f64] = &[
@@ -351,8 +351,8 @@ impl Requests {
 impl Requests {
     /// Every model series as Prometheus would scrape it (counters `_total`,
     /// histograms as `_bucket{le}`, `_sum`, `_count`), for `aggregates.v1`.
-    pub fn series(&self) -> Vec<shared::wire::RawSample> {
-        use shared::wire::{RawKind, RawSample};
+    pub fn series(&self) -> Vec<crate::wire::RawSample> {
+        use crate::wire::{RawKind, RawSample};
         let mut out = Vec::new();
         for (k, m) in &self.models {
             let labels = vec![

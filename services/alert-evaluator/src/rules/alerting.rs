@@ -51,6 +51,9 @@ pub struct Alert {
     pub valid_until: Option<i64>,
     /// Since when it keeps firing although the expression no longer holds.
     pub keep_firing_since: Option<i64>,
+    /// The `ALERTS` and `ALERTS_FOR_STATE` label sets, built once per state.
+    #[serde(skip)]
+    series: Option<(State, Labels, Labels)>,
 }
 
 impl Alert {
@@ -169,6 +172,7 @@ impl AlertingRule {
                     last_sent_at: None,
                     valid_until: None,
                     keep_firing_since: None,
+                    series: None,
                 },
             );
         }
@@ -220,12 +224,15 @@ impl AlertingRule {
                 a.state = State::Firing;
                 a.fired_at = Some(now);
             }
-            samples.push(alerts_sample("ALERTS", a, 1.0));
-            samples.push(alerts_sample(
-                "ALERTS_FOR_STATE",
-                a,
-                (a.active_at / 1000) as f64,
-            ));
+            let (alerts, for_state) = alert_series(a);
+            samples.push(Sample {
+                labels: alerts,
+                value: 1.0,
+            });
+            samples.push(Sample {
+                labels: for_state,
+                value: (a.active_at / 1000) as f64,
+            });
         }
         let mut changes: Vec<Change> = Vec::new();
         for (key, a) in &self.active {
@@ -284,19 +291,29 @@ impl AlertingRule {
     }
 }
 
-fn alerts_sample(name: &str, a: &Alert, value: f64) -> Sample {
+/// The alert's `ALERTS` and `ALERTS_FOR_STATE` label sets, cached until its state
+/// changes (building them for every active alert at every evaluation dominated the
+/// group's time with hundreds of alerts).
+fn alert_series(a: &mut Alert) -> (Labels, Labels) {
+    if let Some((state, alerts, for_state)) = &a.series
+        && *state == a.state
+    {
+        return (alerts.clone(), for_state.clone());
+    }
     let state = match a.state {
         State::Pending => "pending",
         State::Firing | State::Inactive => "firing",
     };
-    Sample {
-        labels: Labels::from_pairs(
+    let labels = |name: &'static str, with_state: bool| {
+        Labels::from_pairs(
             a.labels
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .chain([("__name__", name)])
-                .chain((name == "ALERTS").then_some(("alertstate", state))),
-        ),
-        value,
-    }
+                .chain(with_state.then_some(("alertstate", state))),
+        )
+    };
+    let built = (labels("ALERTS", true), labels("ALERTS_FOR_STATE", false));
+    a.series = Some((a.state, built.0.clone(), built.1.clone()));
+    built
 }

@@ -14,6 +14,7 @@ mod kube;
 mod prometheus;
 mod requests;
 mod restart;
+mod router;
 mod rules;
 mod scale;
 mod scraper;

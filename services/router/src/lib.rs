@@ -1,25 +1,50 @@
 //! The router: an OpenAI-compatible proxy that picks an endpoint per request from the
-//! live `samples.v1` stream (DESIGN §2, §6). The proxy lands with issue 8; today `run`
-//! holds the wiring.
+//! live `samples.v1` stream, as the endpoint picker does (DESIGN §2, §5, §6), and
+//! reports every request on `requests.v1`, `/metrics` and the access log.
 //!
 //! # Layout
 //! - `config.rs`: the `router:` section.
+//! - `pick/`: the pure picker (filters, scorers, prefix affinity, target split,
+//!   shedding) and the round-robin baseline.
+//! - `proxy/`: the HTTP/1.1 + h2c proxy (streaming, retries, errors, records).
+//! - `table.rs`: the endpoint table fed from `samples.v1`.
+//! - `routing.rs`: the proxy's `Router`, over the table and the picker.
+//! - `observe.rs`: request events, per-model metrics, the access log.
 
 mod config;
+mod observe;
+pub mod pick;
+pub mod proxy;
+mod routing;
+mod table;
 
 use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use shared::Deps;
+use shared::bus::typed::Typed;
+use shared::bus::{BusError, StartFrom, Subscribe};
 use shared::config::Validated;
+use shared::wire::{JsonEvent, PodSamples, Topic};
+use tokio::sync::mpsc;
 
-pub use config::Config;
+pub use config::{Config, PickerKind};
+pub use observe::sampled;
 
 /// What stops the router.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The bus refused us.
     #[error(transparent)]
-    Bus(#[from] shared::bus::BusError),
+    Bus(#[from] BusError),
+    /// The listener could not be bound, or the proxy failed.
+    #[error(transparent)]
+    Proxy(#[from] proxy::ProxyError),
+    /// The picker's config is wrong (caught by validation first).
+    #[error("router picker: {0}")]
+    Picker(#[from] pick::ConfigError),
 }
 
 /// Runs the router until `shutdown` resolves.
@@ -28,9 +53,102 @@ pub async fn run(
     deps: Deps,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Error> {
+    let table = Arc::new(table::Table::default());
+    let picker = pick::Picker::new(config.picker_config())?;
+    let observer = observe::Observer::register(
+        &deps.metrics,
+        config.access_log_sample_rate,
+        config.access_log_errors,
+    );
+    let (events_tx, mut events_rx) = mpsc::channel(10_000);
+    let routing = Arc::new(routing::Routing::new(
+        &config,
+        picker,
+        table.clone(),
+        observer,
+        events_tx,
+    ));
+    let stop = stop_signal();
+    let proxy = proxy::serve(
+        proxy::ProxyConfig {
+            listen: config.listen,
+            max_body_bytes: config.max_body_bytes as usize,
+            timeout: config.timeout,
+            connect_timeout: config.connect_timeout,
+        },
+        routing.clone(),
+        stop.1,
+    )
+    .await?;
+    let sub = deps.bus.subscribe(
+        Subscribe::new(
+            format!("poolpilot-router-{}-{}", std::process::id(), wall_ms()),
+            [deps.topics.name(Topic::Samples)],
+        )
+        .start(StartFrom::Latest),
+    )?;
+    let mut samples = Typed::<Vec<PodSamples>>::new(sub, deps.bus_metrics.clone());
+    let requests_topic = deps.topics.name(Topic::Requests);
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
     deps.health.component("router").set(true);
-    tracing::info!(listen = %config.listen, "Router started.");
-    shutdown.await;
+    tracing::info!(listen = %proxy.local_addr(), picker = ?config.picker, "Router started.");
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            next = samples.next() => match next {
+                Ok((message, batch)) => {
+                    batch.iter().for_each(|p| table.ingest(p));
+                    samples.commit(&message)?;
+                }
+                Err(BusError::Closed) => return Err(BusError::Closed.into()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "Reading samples failed; retrying.");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(event) = events_rx.recv() => {
+                let body = Bytes::from(event.encode());
+                if let Err(e) = deps.bus.publish(&requests_topic, event.id.as_bytes(), body).await {
+                    tracing::warn!(error = %e, "Request event not published.");
+                }
+            }
+            _ = tick.tick() => {
+                routing.observer().refresh(table.snapshot().len());
+                table.forget_before(wall_ms() - 300_000);
+            }
+        }
+    }
+    // Stop accepting, let in-flight streams finish, then publish what they reported.
+    let _ = stop.0.send(());
+    proxy.wait().await?;
+    while let Ok(event) = events_rx.try_recv() {
+        let body = Bytes::from(event.encode());
+        let _ = deps
+            .bus
+            .publish(&requests_topic, event.id.as_bytes(), body)
+            .await;
+    }
+    samples.close().await?;
     tracing::info!("Router stopped.");
     Ok(())
+}
+
+/// A one-shot stop signal for the proxy: the sender, and the future it ends.
+fn stop_signal() -> (
+    tokio::sync::oneshot::Sender<()>,
+    impl Future<Output = ()> + Send + 'static,
+) {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    (tx, async move {
+        let _ = rx.await;
+    })
+}
+
+#[allow(clippy::disallowed_methods, reason = "the shell reads the clock")]
+fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
 }

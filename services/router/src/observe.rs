@@ -1,0 +1,214 @@
+//! What the router says about each request when it ends: a `RequestEvent` on
+//! `requests.v1`, the per-model `inference_model_*` series and
+//! `poolpilot_router_errors_total{error_detail}` on `/metrics` (the seed's log-based
+//! metric, counted from the proxy status), and a sampled access-log line.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use serde::Serialize;
+use shared::models::{ModelsCollector, Requests};
+use shared::telemetry::MetricsRegistry;
+use shared::wire::RequestEvent;
+
+use crate::pick::Criticality;
+use crate::proxy::RequestRecord;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorDetail {
+    error_detail: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModelName {
+    model_name: String,
+}
+
+/// The router's request metrics.
+pub struct Observer {
+    requests: Mutex<Requests>,
+    models: ModelsCollector,
+    running: Family<ModelName, Gauge>,
+    errors: Family<ErrorDetail, Counter>,
+    pick: Histogram,
+    endpoints: Gauge,
+    sample_rate: u32,
+    log_errors: bool,
+}
+
+impl Observer {
+    /// Registers the metrics; `sample_rate` out of 1,000,000 requests are logged
+    /// (errors always, when `log_errors`).
+    pub fn register(registry: &MetricsRegistry, sample_rate: u32, log_errors: bool) -> Self {
+        let o = Self {
+            requests: Mutex::new(Requests::new(Duration::from_secs(60))),
+            models: ModelsCollector::register(registry),
+            running: Family::default(),
+            errors: Family::default(),
+            pick: Histogram::new([
+                1e-6, 2.5e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2,
+            ]),
+            endpoints: Gauge::default(),
+            sample_rate,
+            log_errors,
+        };
+        registry.register(
+            "poolpilot_router_endpoints",
+            "Endpoints in the table (fresh or not)",
+            o.endpoints.clone(),
+        );
+        registry.register(
+            "inference_model_running_requests",
+            "Requests in flight for each model",
+            o.running.clone(),
+        );
+        registry.register(
+            "poolpilot_router_errors",
+            "Requests that ended with a proxy status, by that status (the seed's error_detail metric)",
+            o.errors.clone(),
+        );
+        registry.register(
+            "poolpilot_router_pick_duration_seconds",
+            "Time to pick an endpoint",
+            o.pick.clone(),
+        );
+        o
+    }
+
+    /// One pick took `seconds`.
+    pub fn picked(&self, seconds: f64) {
+        self.pick.observe(seconds);
+    }
+
+    /// A request for `model` started (+1) or ended (−1).
+    pub fn running(&self, model: &str, delta: i64) {
+        self.running
+            .get_or_create(&ModelName {
+                model_name: model.to_owned(),
+            })
+            .inc_by(delta);
+    }
+
+    /// A request ended: its event (to publish), counted and maybe logged.
+    pub fn completed(&self, record: &RequestRecord, pool: &str) -> RequestEvent {
+        let event = event(record, pool);
+        {
+            let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+            let now = std::time::UNIX_EPOCH + Duration::from_millis(record.start_unix_ms as u64);
+            requests.ingest(now, &event);
+        }
+        if let Some(status) = &record.proxy_status {
+            self.errors
+                .get_or_create(&ErrorDetail {
+                    error_detail: status.clone(),
+                })
+                .inc();
+        }
+        let error = record.status >= 400 || record.proxy_status.is_some();
+        if sampled(&record.id, self.sample_rate) || (error && self.log_errors) {
+            access_log(record);
+        }
+        event
+    }
+
+    /// Refreshes what `/metrics` shows: the table's size and the per-model series.
+    pub fn refresh(&self, endpoints: usize) {
+        self.endpoints.set(endpoints as i64);
+        let requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        self.models.update(requests.models());
+    }
+}
+
+/// Whether request `id` is in the `rate`-per-million sample (a hash of the id, so
+/// the same request is sampled the same way everywhere).
+pub fn sampled(id: &str, rate: u32) -> bool {
+    shared::hash::fnv1a(id.as_bytes()) % 1_000_000 < u64::from(rate)
+}
+
+fn criticality(c: Option<Criticality>) -> String {
+    match c {
+        Some(Criticality::Critical) => "Critical",
+        Some(Criticality::Standard) | None => "Standard",
+        Some(Criticality::Sheddable) => "Sheddable",
+    }
+    .to_owned()
+}
+
+fn event(r: &RequestRecord, pool: &str) -> RequestEvent {
+    RequestEvent {
+        schema: 1,
+        id: r.id.clone(),
+        time: chrono::DateTime::from_timestamp_millis(r.start_unix_ms).unwrap_or_default(),
+        pool: pool.to_owned(),
+        model_name: r.model.clone(),
+        target_model_name: r.target_model.clone(),
+        endpoint: r.endpoint.clone().unwrap_or_default(),
+        status: r.status,
+        error_code: r.error_code.clone().unwrap_or_default(),
+        proxy_status: r.proxy_status.clone().unwrap_or_default(),
+        duration_seconds: r.duration_seconds,
+        ttft_seconds: r.ttft_seconds,
+        input_tokens: r.input_tokens.unwrap_or(0),
+        output_tokens: r.output_tokens.unwrap_or(0),
+        request_bytes: r.request_bytes,
+        response_bytes: r.response_bytes,
+        criticality: criticality(r.criticality),
+        guard: "allowed".to_owned(),
+    }
+}
+
+/// One access-log line: JSON on standard output, prompts and responses never in it.
+#[derive(Serialize)]
+struct AccessLine<'a> {
+    log: &'static str,
+    time: String,
+    request_id: &'a str,
+    method: &'a str,
+    path: &'a str,
+    status: u16,
+    latency_seconds: f64,
+    ttft_seconds: Option<f64>,
+    model: &'a str,
+    target_model: &'a str,
+    endpoint: Option<&'a str>,
+    request_bytes: u64,
+    response_bytes: u64,
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    proxy_status: Option<&'a str>,
+    remote: &'a str,
+    user_agent: &'a str,
+}
+
+fn access_log(r: &RequestRecord) {
+    let line = AccessLine {
+        log: "access",
+        time: chrono::DateTime::from_timestamp_millis(r.start_unix_ms)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        request_id: &r.id,
+        method: &r.method,
+        path: &r.path,
+        status: r.status,
+        latency_seconds: r.duration_seconds,
+        ttft_seconds: r.ttft_seconds,
+        model: &r.model,
+        target_model: &r.target_model,
+        endpoint: r.endpoint.as_deref(),
+        request_bytes: r.request_bytes,
+        response_bytes: r.response_bytes,
+        input_tokens: r.input_tokens,
+        output_tokens: r.output_tokens,
+        proxy_status: r.proxy_status.as_deref(),
+        remote: &r.remote,
+        user_agent: &r.user_agent,
+    };
+    if let Ok(json) = serde_json::to_string(&line) {
+        println!("{json}");
+    }
+}

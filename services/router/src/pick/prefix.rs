@@ -1,0 +1,216 @@
+//! Prefix-affinity index: chained block hashes of routed prompts, remembered
+//! per endpoint in an LRU, plus a reverse map hash → endpoints holding it.
+//!
+//! Follows the EPP prefix plugin
+//! (kubernetes-sigs/gateway-api-inference-extension,
+//! `pkg/epp/scheduling/framework/plugins/multi/prefix/plugin.go` and
+//! `indexer.go`): the prompt is cut into fixed-size byte blocks (a trailing
+//! partial block is ignored, at most 256 blocks are hashed), each block hash
+//! is chained on the previous one (`hash(i) = H(block i ++ hash(i-1))`), the
+//! indexer keeps an LRU of hashes per server, and the score is
+//! `matched leading blocks / total blocks`. Differences, on purpose: the
+//! hash is FNV-1a 64 over `hash(i-1) LE bytes ++ block` instead of xxhash
+//! over `block ++ hash(i-1)`, and the chain is not seeded with the model
+//! name (`routed` does not carry it).
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Most blocks hashed per prompt (EPP `DefaultMaxPrefixBlocks`).
+pub const MAX_PREFIX_BLOCKS: usize = 256;
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(FNV_PRIME);
+    }
+    h
+}
+
+/// Chained FNV-1a 64 hashes of the full `block`-byte blocks of `prompt`:
+/// `h0 = fnv(block0)`, `hi = fnv(h(i-1).to_le_bytes() ++ block_i)`.
+/// Empty when `block == 0` or the prompt is shorter than one block.
+pub fn block_hashes(prompt: &str, block: usize) -> Vec<u64> {
+    if block == 0 {
+        return Vec::new();
+    }
+    let mut prev: Option<u64> = None;
+    prompt
+        .as_bytes()
+        .chunks_exact(block)
+        .take(MAX_PREFIX_BLOCKS)
+        .map(|chunk| {
+            let seed = prev.map_or(FNV_OFFSET, |p| fnv1a(FNV_OFFSET, &p.to_le_bytes()));
+            let h = fnv1a(seed, chunk);
+            prev = Some(h);
+            h
+        })
+        .collect()
+}
+
+/// Word-at-a-time hasher (Fx-style mix + murmur3 finaliser) for the
+/// index's maps: keys are block hashes (already uniform) and short
+/// addresses, both on the pick hot path.
+#[derive(Default, Clone, Copy)]
+pub struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.write_u64(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn finish(&self) -> u64 {
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+/// LRU of block hashes for one endpoint: `stamps` holds the live entries,
+/// `order` the touch history (stale entries skipped lazily, compacted when
+/// the history grows past twice the capacity).
+#[derive(Default)]
+struct Lru {
+    stamps: FastMap<u64, u64>,
+    order: VecDeque<(u64, u64)>,
+}
+
+/// Per-endpoint LRUs plus `holders`: block hash → slots holding it.
+#[derive(Default)]
+pub struct PrefixIndex {
+    capacity: usize,
+    clock: u64,
+    slots: FastMap<String, u32>,
+    lrus: Vec<Lru>,
+    holders: FastMap<u64, Vec<u32>>,
+}
+
+impl PrefixIndex {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            ..Self::default()
+        }
+    }
+
+    /// Records that `hashes` (one prompt) was routed to `address`. Blocks are
+    /// touched last-to-first so a prompt's leading block is always the most
+    /// recent: eviction then removes deep blocks first and every endpoint's
+    /// set stays prefix-closed.
+    pub fn insert(&mut self, address: &str, hashes: &[u64]) {
+        if hashes.is_empty() {
+            return;
+        }
+        let slot = match self.slots.get(address) {
+            Some(&s) => s,
+            None => {
+                let s = u32::try_from(self.lrus.len()).unwrap_or(u32::MAX);
+                if s == u32::MAX {
+                    return; // 4 billion endpoints: stop indexing new ones.
+                }
+                self.slots.insert(address.to_owned(), s);
+                self.lrus.push(Lru::default());
+                s
+            }
+        };
+        for &h in hashes.iter().rev() {
+            self.touch(slot, h);
+        }
+    }
+
+    fn touch(&mut self, slot: u32, h: u64) {
+        self.clock += 1;
+        let stamp = self.clock;
+        let cap = self.capacity;
+        let Some(lru) = self.lrus.get_mut(slot as usize) else {
+            return;
+        };
+        if lru.stamps.insert(h, stamp).is_none() {
+            self.holders.entry(h).or_default().push(slot);
+        }
+        lru.order.push_back((h, stamp));
+        while lru.stamps.len() > cap {
+            let Some((old, s)) = lru.order.pop_front() else {
+                break;
+            };
+            if lru.stamps.get(&old) == Some(&s) {
+                lru.stamps.remove(&old);
+                if let Some(list) = self.holders.get_mut(&old) {
+                    if let Some(i) = list.iter().position(|&x| x == slot) {
+                        list.swap_remove(i);
+                    }
+                    if list.is_empty() {
+                        self.holders.remove(&old);
+                    }
+                }
+            }
+        }
+        if lru.order.len() > 2 * cap + 64 {
+            let stamps = &lru.stamps;
+            lru.order.retain(|(k, s)| stamps.get(k) == Some(s));
+        }
+    }
+
+    /// Leading blocks of `hashes` held by each slot (indexed by slot), or
+    /// `None` when no endpoint holds even the first block.
+    pub fn matched_by_slot(&self, hashes: &[u64]) -> Option<Vec<u16>> {
+        let first = self.holders.get(hashes.first()?)?;
+        let mut matched = vec![0u16; self.lrus.len()];
+        for &s in first {
+            matched[s as usize] = 1;
+        }
+        for (i, h) in hashes.iter().enumerate().skip(1) {
+            let Some(list) = self.holders.get(h) else {
+                break;
+            };
+            // MAX_PREFIX_BLOCKS < u16::MAX, so `i` fits.
+            let (prev, next) = (i as u16, i as u16 + 1);
+            let mut advanced = false;
+            for &s in list {
+                let m = &mut matched[s as usize];
+                if *m == prev {
+                    *m = next;
+                    advanced = true;
+                }
+            }
+            if !advanced {
+                break;
+            }
+        }
+        Some(matched)
+    }
+
+    /// Slot of `address`, if it was ever routed a prompt.
+    pub fn slot(&self, address: &str) -> Option<usize> {
+        self.slots.get(address).map(|&s| s as usize)
+    }
+
+    /// Live block hashes remembered for `address` (for tests and metrics).
+    pub fn len_of(&self, address: &str) -> usize {
+        self.slot(address)
+            .and_then(|s| self.lrus.get(s))
+            .map_or(0, |l| l.stamps.len())
+    }
+}

@@ -1,0 +1,316 @@
+//! The listener: HTTP/1.1 and h2c on one port, dispatch by method and path,
+//! the proxied request flow, and graceful shutdown.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use serde_json::json;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::errors::{ApiError, ProxyBody, json_response};
+use super::record::Tracker;
+use super::request::{self, ParsedBody};
+use super::stream::{Meter, PassThrough};
+use super::types::{ProxyConfig, ProxyError, RequestRecord, RouteDecision, RouteRequest, Router};
+use super::upstream::{self, Client, Forward};
+
+const OBJECTIVE: HeaderName = HeaderName::from_static("x-gateway-inference-objective");
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A running proxy, as returned by [`serve`].
+#[derive(Debug)]
+pub struct ProxyHandle {
+    local_addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl ProxyHandle {
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Waits until the proxy has stopped after its shutdown signal.
+    pub async fn wait(self) -> Result<(), ProxyError> {
+        Ok(self.task.await?)
+    }
+}
+
+struct State {
+    config: ProxyConfig,
+    router: Arc<dyn Router>,
+    client: Client,
+}
+
+/// Binds `config.listen` and serves in a spawned task until `shutdown`
+/// resolves; then stops accepting and lets open requests finish for at most
+/// `config.timeout`.
+pub async fn serve(
+    config: ProxyConfig,
+    router: Arc<dyn Router>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<ProxyHandle, ProxyError> {
+    let addr = config.listen;
+    let bind_err = |source| ProxyError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(bind_err)?;
+    let local_addr = listener.local_addr().map_err(bind_err)?;
+    let state = Arc::new(State {
+        client: upstream::client(config.connect_timeout),
+        config,
+        router,
+    });
+    tracing::info!(%local_addr, "proxy listening");
+    let task = tokio::spawn(accept_loop(listener, state, shutdown));
+    Ok(ProxyHandle { local_addr, task })
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<State>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut conns = JoinSet::new();
+    let mut shutdown = pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, remote)) => {
+                    conns.spawn(serve_conn(stream, remote, Arc::clone(&state), stop_rx.clone()));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    drop(listener);
+    // Receivers only fail once every connection is gone, which is fine.
+    let _ = stop_tx.send(true);
+    let drain = async { while conns.join_next().await.is_some() {} };
+    if tokio::time::timeout(state.config.timeout, drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!(open = conns.len(), "drain timed out, closing connections");
+        conns.abort_all();
+    }
+    tracing::info!("proxy stopped");
+}
+
+async fn serve_conn(
+    stream: TcpStream,
+    remote: SocketAddr,
+    state: Arc<State>,
+    mut stop: watch::Receiver<bool>,
+) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "set_nodelay failed");
+    }
+    let service = service_fn(move |req| {
+        let state = Arc::clone(&state);
+        async move { Ok::<_, Infallible>(handle(state, remote, req).await) }
+    });
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut conn = pin!(builder.serve_connection(TokioIo::new(stream), service));
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        _ = async { stop.wait_for(|stop| *stop).await.is_ok() } => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%remote, error = %e, "connection ended with an error");
+    }
+}
+
+async fn handle(
+    state: Arc<State>,
+    remote: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the proxy is the I/O shell: it timestamps requests"
+    )]
+    let (started, now) = (Instant::now(), SystemTime::now());
+    let start_unix_ms = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let header = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let id = header(REQUEST_ID).unwrap_or_else(|| new_request_id(start_unix_ms));
+    let record = RequestRecord {
+        id: id.clone(),
+        start_unix_ms,
+        method: req.method().to_string(),
+        path: req.uri().path().to_owned(),
+        remote: remote.to_string(),
+        user_agent: header(USER_AGENT).unwrap_or_default(),
+        ..RequestRecord::default()
+    };
+    let tracker = Tracker::new(Arc::clone(&state.router), started, record);
+    let mut response = match (req.method(), req.uri().path()) {
+        (&Method::GET, "/v1/models") => models(&state, tracker),
+        (&Method::POST, "/v1/completions" | "/v1/chat/completions" | "/v1/embeddings") => {
+            proxy(&state, tracker, req).await
+        }
+        (method, path) => fail(tracker, ApiError::unknown_url(method.as_str(), path)),
+    };
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+/// A process-unique id: start time and a counter, in hex.
+fn new_request_id(start_unix_ms: i64) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{start_unix_ms:x}-{:x}",
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Records `err` and answers it.
+fn fail(mut tracker: Tracker, err: ApiError) -> Response<ProxyBody> {
+    let record = &mut tracker.record;
+    record.status = err.status.as_u16();
+    record.error_code = Some(err.code.to_owned());
+    if err.proxy_status.is_some() {
+        record.proxy_status.clone_from(&err.proxy_status);
+    }
+    err.into_response()
+}
+
+fn models(state: &State, mut tracker: Tracker) -> Response<ProxyBody> {
+    let data: Vec<_> = state
+        .router
+        .models()
+        .into_iter()
+        .map(|id| json!({ "id": id, "object": "model", "owned_by": "poolpilot" }))
+        .collect();
+    let response = json_response(StatusCode::OK, &json!({ "object": "list", "data": data }));
+    tracker.record.status = StatusCode::OK.as_u16();
+    response
+}
+
+async fn proxy(state: &State, mut tracker: Tracker, req: Request<Incoming>) -> Response<ProxyBody> {
+    let max = state.config.max_body_bytes;
+    let deadline = tokio::time::Instant::from_std(tracker.started()) + state.config.timeout;
+    let (parts, body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max as u64) {
+        return fail(tracker, request::too_large(max));
+    }
+    let raw = match tokio::time::timeout_at(deadline, request::read_body(body, max)).await {
+        Ok(Ok(raw)) => raw,
+        Ok(Err(err)) => return fail(tracker, err),
+        Err(_) => {
+            let err = ApiError::invalid(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "Timed out reading the request body.".to_owned(),
+            );
+            return fail(tracker, err);
+        }
+    };
+    tracker.record.request_bytes = raw.len() as u64;
+    let parsed = match request::parse(raw) {
+        Ok(parsed) => parsed,
+        Err(err) => return fail(tracker, err),
+    };
+    tracker.record.model.clone_from(&parsed.model);
+    let decision = state.router.route(&RouteRequest {
+        path: parts.uri.path(),
+        model: &parsed.model,
+        objective: parts.headers.get(OBJECTIVE).and_then(|v| v.to_str().ok()),
+        prompt: &parsed.prompt,
+    });
+    let (target_model, criticality, endpoints) = match decision {
+        RouteDecision::Route {
+            target_model,
+            criticality,
+            endpoints,
+        } if !endpoints.is_empty() => (target_model, criticality, endpoints),
+        RouteDecision::Route { .. } | RouteDecision::NoEndpoint => {
+            let err = ApiError::no_endpoint(&parsed.model);
+            return fail(tracker, err);
+        }
+        RouteDecision::Shed { retry_after_s } => {
+            return fail(tracker, ApiError::shed(retry_after_s));
+        }
+        RouteDecision::UnknownModel => {
+            let err = ApiError::model_not_found(&parsed.model);
+            return fail(tracker, err);
+        }
+    };
+    tracker.record.target_model.clone_from(&target_model);
+    tracker.record.criticality = Some(criticality);
+    let ParsedBody { raw, model, .. } = parsed;
+    let mut headers = upstream::request_headers(&parts.headers);
+    if let Ok(id) = HeaderValue::from_str(&tracker.record.id) {
+        headers.entry(REQUEST_ID).or_insert(id);
+    }
+    let forward = Forward {
+        client: &state.client,
+        router: &state.router,
+        method: parts.method.clone(),
+        path_and_query: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+        headers,
+        body: request::rewrite_model(&raw, &model, &target_model),
+        endpoints: &endpoints,
+    };
+    let answer =
+        match tokio::time::timeout_at(deadline, upstream::forward(forward, &mut tracker)).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(err)) => return fail(tracker, err),
+            Err(_) => {
+                let err = ApiError::upstream(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "http_response_timeout",
+                    "no response before the request timeout",
+                );
+                return fail(tracker, err);
+            }
+        };
+    let (mut head, body) = answer.response.into_parts();
+    upstream::response_headers(&mut head.headers, &answer.endpoint);
+    tracker.record.status = head.status.as_u16();
+    let content_type = head
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let meter = Meter::new(content_type);
+    let sleep = Box::pin(tokio::time::sleep_until(deadline));
+    let body = PassThrough::new(body, sleep, meter, answer.in_flight, tracker).boxed();
+    let mut response = Response::new(body);
+    *response.status_mut() = head.status;
+    *response.headers_mut() = head.headers;
+    response
+}

@@ -1,0 +1,215 @@
+//! The router in front of a simulated fleet: the scraper's samples fill its endpoint
+//! table; requests pass through (JSON and SSE), avoid the busier server, survive a
+//! server that disappears, and come out as `requests.v1` events and `/metrics`.
+
+use std::time::Duration;
+
+use poolpilot::{Config, Part, start};
+use poolpilot_tests::{eventually, free_port, hold_completions, http_get, sim_fleet, unique};
+use shared::bus::typed::Typed;
+use shared::bus::{StartFrom, Subscribe};
+use shared::config::validate;
+use shared::wire::{RequestEvent, Topic};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn model() -> String {
+    simulator::Config::default().server.model
+}
+
+async fn setup(servers: u32) -> Setup {
+    setup_with(servers, Duration::from_millis(100), Duration::from_secs(2)).await
+}
+
+struct Setup {
+    running: poolpilot::Running,
+    base: String,
+    fleet: std::sync::Arc<simulator::Fleet>,
+}
+
+/// A fleet of `servers`, scraped every `scrape`, behind a router whose samples count
+/// as fresh for `freshness`.
+async fn setup_with(servers: u32, scrape: Duration, freshness: Duration) -> Setup {
+    let fleet = sim_fleet(servers).await;
+    let mut config = Config::default();
+    config.admin.listen = "127.0.0.1:0".parse().unwrap();
+    config.scraper.interval = scrape;
+    config.scraper.timeout = Duration::from_millis(100);
+    config.router.freshness = freshness;
+    config.scraper.pools = vec![poolpilot::local::scrape_pool(
+        &unique("pool"),
+        "sim",
+        &fleet.pods(),
+    )];
+    config.router.listen = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let base = format!("http://{}", config.router.listen);
+    let running = start(&[Part::Scraper, Part::Router], validate(config).unwrap())
+        .await
+        .unwrap();
+    eventually(WAIT, "the router's table to hold every server", || async {
+        let page = http_get(running.admin_addr, "/metrics").await.ok()?.body;
+        page.contains(&format!("poolpilot_router_endpoints {servers}"))
+            .then_some(())
+    })
+    .await;
+    // Before that the table was empty or partial: 503s then.
+    let client = reqwest::Client::new();
+    eventually(WAIT, "the router to know the fleet", || {
+        let (client, base) = (client.clone(), base.clone());
+        async move {
+            let r = client
+                .post(format!("{base}/v1/completions"))
+                .json(&serde_json::json!({ "model": model(), "prompt": "hi", "max_tokens": 2 }))
+                .send()
+                .await
+                .ok()?;
+            (r.status() == 200).then_some(())
+        }
+    })
+    .await;
+    Setup {
+        running,
+        base,
+        fleet,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completions_and_streams_pass_through_and_are_reported() {
+    let s = setup(2).await;
+    let sub = s
+        .running
+        .deps
+        .bus
+        .subscribe(
+            Subscribe::new(unique("g"), [s.running.deps.topics.name(Topic::Requests)])
+                .start(StartFrom::Earliest),
+        )
+        .unwrap();
+    let mut events = Typed::<RequestEvent>::new(sub, s.running.deps.bus_metrics.clone());
+    let client = reqwest::Client::new();
+    let pods: Vec<String> = s.fleet.pods().iter().map(|p| p.addr.to_string()).collect();
+
+    let r = client
+        .post(format!("{}/v1/completions", s.base))
+        .json(&serde_json::json!({ "model": model(), "prompt": "hello there", "max_tokens": 7 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let served = r.headers()["x-gateway-destination-endpoint-served"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(pods.contains(&served), "{served} not in {pods:?}");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["usage"]["completion_tokens"], 7, "{body}");
+
+    let r = client
+        .post(format!("{}/v1/chat/completions", s.base))
+        .json(
+            &serde_json::json!({ "model": model(), "stream": true, "max_tokens": 5,
+            "messages": [{ "role": "user", "content": "stream please" }] }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+
+    // Each request is an event with its tokens, and a per-model series.
+    let mut seen = Vec::new();
+    while !seen.iter().any(|e: &RequestEvent| e.output_tokens == 7) || seen.len() < 3 {
+        let (_, e) = tokio::time::timeout(WAIT, events.next())
+            .await
+            .expect("request events")
+            .unwrap();
+        seen.push(e);
+    }
+    let ok: Vec<_> = seen.iter().filter(|e| e.status == 200).collect();
+    assert!(ok.len() >= 2, "{seen:?}");
+    assert!(
+        ok.iter()
+            .all(|e| pods.contains(&e.endpoint) && !e.pool.is_empty()),
+        "{seen:?}"
+    );
+    let page = eventually(
+        WAIT,
+        "inference_model_request_total on /metrics",
+        || async {
+            let page = http_get(s.running.admin_addr, "/metrics").await.ok()?.body;
+            page.contains("inference_model_request_total{")
+                .then_some(page)
+        },
+    )
+    .await;
+    assert!(
+        page.contains("poolpilot_router_pick_duration_seconds"),
+        "{page}"
+    );
+    s.running.shutdown().await.unwrap();
+    s.fleet.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_busier_server_is_avoided() {
+    let s = setup(2).await;
+    let pods = s.fleet.pods();
+    // Fill the first server: its queue forms; the router sees it in the next samples.
+    let held = hold_completions(&pods[0].url(), 100, 400, 4000).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let client = reqwest::Client::new();
+    let mut served = Vec::new();
+    for i in 0..10 {
+        let r = client
+            .post(format!("{}/v1/completions", s.base))
+            .json(&serde_json::json!({ "model": model(), "prompt": format!("q{i}"), "max_tokens": 1 }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        served.push(
+            r.headers()["x-gateway-destination-endpoint-served"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let busy = pods[0].addr.to_string();
+    assert!(
+        served.iter().all(|e| *e != busy),
+        "the busy server got {served:?}"
+    );
+    drop(held);
+    s.running.shutdown().await.unwrap();
+    s.fleet.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_disappears_is_retried_elsewhere_without_a_client_error() {
+    // Scraped rarely, so the table still holds the dead server for the requests below.
+    let s = setup_with(2, Duration::from_secs(20), Duration::from_secs(60)).await;
+    // Gone, but still in the table until the scraper says so.
+    s.fleet.remove_newest().await.unwrap();
+    let client = reqwest::Client::new();
+    for i in 0..20 {
+        let r = client
+            .post(format!("{}/v1/completions", s.base))
+            .json(&serde_json::json!({ "model": model(), "prompt": format!("r{i}"), "max_tokens": 1 }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "request {i}");
+    }
+    let page = http_get(s.running.admin_addr, "/metrics")
+        .await
+        .unwrap()
+        .body;
+    let refused = page.lines().any(|l| {
+        l.starts_with("poolpilot_router_errors_total{") && l.contains("connection_refused")
+    });
+    assert!(refused, "no connection_refused counted:\n{page}");
+    s.running.shutdown().await.unwrap();
+    s.fleet.shutdown().await;
+}

@@ -22,12 +22,12 @@ mod slo;
 mod tests;
 
 use std::future::Future;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use shared::Deps;
 use shared::bus::typed::Typed;
-use shared::bus::{BusError, StartFrom, Subscribe};
+use shared::bus::{StartFrom, Subscribe};
 use shared::config::Validated;
 use shared::wire::{Aggregates, PodSamples, RequestEvent, Topic, encode_aggregates};
 
@@ -97,37 +97,25 @@ pub async fn run(
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            next = samples.next() => match next {
-                Ok((message, batch)) => {
-                    batch.iter().for_each(|p| pools.ingest(p));
-                    samples.commit(&message)?;
+            next = samples.recv() => {
+                let (message, batch) = next?;
+                batch.iter().for_each(|p| pools.ingest(p));
+                samples.commit(&message)?;
+            }
+            next = events.recv() => {
+                let (message, event) = next?;
+                let outcome = requests.ingest(wall_now(), &event);
+                if outcome == Outcome::Counted {
+                    slos.record(&event);
                 }
-                Err(BusError::Closed) => return Err(BusError::Closed.into()),
-                Err(e) => {
-                    tracing::warn!(error = %e, "Reading samples failed; retrying.");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                events::EventIngested { outcome, message: &message, id: &event.id }.emit(&counters);
+                // With a store, offsets are committed only once the counts are saved:
+                // a crash in between redelivers, and the stored ids deduplicate.
+                match store {
+                    Some(_) => uncommitted.push(message),
+                    None => events.commit(&message)?,
                 }
-            },
-            next = events.next() => match next {
-                Ok((message, event)) => {
-                    let outcome = requests.ingest(wall_now(), &event);
-                    if outcome == Outcome::Counted {
-                        slos.record(&event);
-                    }
-                    events::EventIngested { outcome, message: &message, id: &event.id }.emit(&counters);
-                    // With a store, offsets are committed only once the counts are saved:
-                    // a crash in between redelivers, and the stored ids deduplicate.
-                    match store {
-                        Some(_) => uncommitted.push(message),
-                        None => events.commit(&message)?,
-                    }
-                }
-                Err(BusError::Closed) => return Err(BusError::Closed.into()),
-                Err(e) => {
-                    tracing::warn!(error = %e, "Reading request events failed; retrying.");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
+            }
             _ = tick.tick() => {
                 let now = wall_now();
                 let mut aggregates = pools.tick(now);

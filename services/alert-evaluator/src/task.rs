@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use shared::Deps;
 use shared::bus::typed::Typed;
-use shared::bus::{BusError, StartFrom, Subscribe};
+use shared::bus::{StartFrom, Subscribe};
 use shared::store::{SledStore, Store};
 use shared::wire::{Aggregates, JsonEvent, PodSamples, Topic};
 
@@ -101,28 +101,22 @@ pub async fn run(
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            next = samples.next() => match next {
-                Ok((message, batch)) => {
-                    warm.data();
-                    for p in &batch {
-                        feed.pod(evaluator.storage_mut(), p);
-                    }
-                    samples.commit(&message)?;
+            next = samples.recv() => {
+                let (message, batch) = next?;
+                warm.data();
+                for p in &batch {
+                    feed.pod(evaluator.storage_mut(), p);
                 }
-                Err(BusError::Closed) => return Err(BusError::Closed.into()),
-                Err(e) => retry("samples", &e).await,
-            },
-            next = aggregates.next() => match next {
-                Ok((message, batch)) => {
-                    warm.data();
-                    for a in &batch {
-                        feed.aggregates(evaluator.storage_mut(), a);
-                    }
-                    aggregates.commit(&message)?;
+                samples.commit(&message)?;
+            }
+            next = aggregates.recv() => {
+                let (message, batch) = next?;
+                warm.data();
+                for a in &batch {
+                    feed.aggregates(evaluator.storage_mut(), a);
                 }
-                Err(BusError::Closed) => return Err(BusError::Closed.into()),
-                Err(e) => retry("aggregates", &e).await,
-            },
+                aggregates.commit(&message)?;
+            }
             _ = tick.tick() => {
                 if !warm.ready() {
                     continue;
@@ -217,11 +211,6 @@ impl Warmup {
         }
         self.done
     }
-}
-
-async fn retry(what: &str, e: &BusError) {
-    tracing::warn!(error = %e, "Reading {what} failed; retrying.");
-    tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
 fn restore(store: &SledStore, evaluator: &mut Evaluator) -> Result<(), Error> {

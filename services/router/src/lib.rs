@@ -96,17 +96,11 @@ pub async fn run(
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            next = samples.next() => match next {
-                Ok((message, batch)) => {
-                    batch.iter().for_each(|p| table.ingest(p));
-                    samples.commit(&message)?;
-                }
-                Err(BusError::Closed) => return Err(BusError::Closed.into()),
-                Err(e) => {
-                    tracing::warn!(error = %e, "Reading samples failed; retrying.");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
+            next = samples.recv() => {
+                let (message, batch) = next?;
+                batch.iter().for_each(|p| table.ingest(p));
+                samples.commit(&message)?;
+            }
             Some(event) = events_rx.recv() => {
                 let body = Bytes::from(event.encode());
                 if let Err(e) = deps.bus.publish(&requests_topic, event.id.as_bytes(), body).await {

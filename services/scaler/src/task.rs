@@ -5,12 +5,12 @@
 //! reads the clock.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use shared::Deps;
 use shared::bus::typed::Typed;
-use shared::bus::{BusError, StartFrom, Subscribe};
+use shared::bus::{StartFrom, Subscribe};
 use shared::store::{SledStore, Store};
 use shared::wire::{Aggregates, JsonEvent, MetricInput, ScaleDecision, ScaleTargetRef, Topic};
 
@@ -91,21 +91,15 @@ pub async fn run(
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            next = aggregates.next() => match next {
-                Ok((message, batch)) => {
-                    for a in batch {
-                        if pools.iter().any(|p| p.config.pool == a.pool) {
-                            latest.insert(a.pool.clone(), a);
-                        }
+            next = aggregates.recv() => {
+                let (message, batch) = next?;
+                for a in batch {
+                    if pools.iter().any(|p| p.config.pool == a.pool) {
+                        latest.insert(a.pool.clone(), a);
                     }
-                    aggregates.commit(&message)?;
                 }
-                Err(BusError::Closed) => return Err(BusError::Closed.into()),
-                Err(e) => {
-                    tracing::warn!(error = %e, "Reading aggregates failed; retrying.");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
+                aggregates.commit(&message)?;
+            }
             _ = tick.tick() => {
                 for pool in &mut pools {
                     let now = wall_ms();

@@ -148,6 +148,22 @@ impl<T: Decode> Typed<T> {
         }
     }
 
+    /// The next message that decodes, riding out transient read errors (each logged,
+    /// then retried 100 ms later): only a closed bus ends the stream. What every
+    /// service loop wants.
+    pub async fn recv(&mut self) -> Result<(Message, T), BusError> {
+        loop {
+            match self.next().await {
+                Err(BusError::Closed) => return Err(BusError::Closed),
+                Err(e) => {
+                    tracing::warn!(error = %e, "Reading the bus failed; retrying.");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                ok => return ok,
+            }
+        }
+    }
+
     /// Marks `message` done.
     pub fn commit(&mut self, message: &Message) -> Result<(), BusError> {
         self.inner.commit(message)

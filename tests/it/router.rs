@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
+
 use poolpilot::{Config, Part, start};
 use poolpilot_tests::{eventually, free_port, hold_completions, http_get, sim_fleet, unique};
 use shared::bus::typed::Typed;
@@ -30,6 +32,16 @@ struct Setup {
 /// A fleet of `servers`, scraped every `scrape`, behind a router whose samples count
 /// as fresh for `freshness`.
 async fn setup_with(servers: u32, scrape: Duration, freshness: Duration) -> Setup {
+    setup_tuned(servers, scrape, freshness, |_| {}).await
+}
+
+/// As [`setup_with`], with the router's config adjusted by `tune`.
+async fn setup_tuned(
+    servers: u32,
+    scrape: Duration,
+    freshness: Duration,
+    tune: impl FnOnce(&mut router::Config),
+) -> Setup {
     let fleet = sim_fleet(servers).await;
     let mut config = Config::default();
     config.admin.listen = "127.0.0.1:0".parse().unwrap();
@@ -42,6 +54,7 @@ async fn setup_with(servers: u32, scrape: Duration, freshness: Duration) -> Setu
         &fleet.pods(),
     )];
     config.router.listen = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    tune(&mut config.router);
     let base = format!("http://{}", config.router.listen);
     let running = start(&[Part::Scraper, Part::Router], validate(config).unwrap())
         .await
@@ -63,7 +76,7 @@ async fn setup_with(servers: u32, scrape: Duration, freshness: Duration) -> Setu
                 .send()
                 .await
                 .ok()?;
-            (r.status() == 200).then_some(())
+            (r.status() != 503).then_some(())
         }
     })
     .await;
@@ -210,6 +223,141 @@ async fn a_server_that_disappears_is_retried_elsewhere_without_a_client_error() 
         l.starts_with("poolpilot_router_errors_total{") && l.contains("connection_refused")
     });
     assert!(refused, "no connection_refused counted:\n{page}");
+    s.running.shutdown().await.unwrap();
+    s.fleet.shutdown().await;
+}
+
+fn models(yaml: &str) -> Vec<router::pick::ModelConfig> {
+    serde_saphyr::from_str(yaml).unwrap()
+}
+
+async fn complete(
+    client: &reqwest::Client,
+    base: &str,
+    model: &str,
+    prompt: &str,
+) -> reqwest::Response {
+    client
+        .post(format!("{base}/v1/completions"))
+        .json(&serde_json::json!({ "model": model, "prompt": prompt, "max_tokens": 1 }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// InferenceModel's traffic split: 90% to the base model, 10% to a LoRA adapter, over
+/// 10,000 requests through the router to the simulated fleet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_90_10_split_lands_within_3_percent() {
+    let yaml = format!(
+        "- name: llama3\n  targets:\n    - {{ name: {}, weight: 90 }}\n    - {{ name: sql-lora, weight: 10, lora: true }}\n",
+        model()
+    );
+    let s = setup_tuned(2, Duration::from_millis(100), Duration::from_secs(2), |r| {
+        r.models = models(&yaml);
+        r.access_log_sample_rate = 0;
+        r.access_log_errors = false;
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let n = 10_000;
+    let adapter = futures::stream::iter(0..n)
+        .map(|i| {
+            let (client, base) = (client.clone(), s.base.clone());
+            async move {
+                let r = complete(&client, &base, "llama3", &format!("p{i}")).await;
+                assert_eq!(r.status(), 200);
+                let body: serde_json::Value = r.json().await.unwrap();
+                body["model"] == "sql-lora"
+            }
+        })
+        .buffer_unordered(32)
+        .filter(|lora| futures::future::ready(*lora))
+        .count()
+        .await;
+    let share = adapter as f64 / n as f64;
+    assert!(
+        (share - 0.10).abs() <= 0.03,
+        "{adapter} of {n} went to the adapter"
+    );
+    s.running.shutdown().await.unwrap();
+    s.fleet.shutdown().await;
+}
+
+/// A saturated pool sheds `Sheddable` requests with 429 and Retry-After, and still
+/// serves `Critical` ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saturation_sheds_only_sheddable_traffic() {
+    let yaml = format!(
+        "- name: batch\n  criticality: Sheddable\n  targets: [{{ name: {m}, weight: 1 }}]\n- name: chat\n  criticality: Critical\n  targets: [{{ name: {m}, weight: 1 }}]\n",
+        m = model()
+    );
+    let s = setup_tuned(1, Duration::from_millis(100), Duration::from_secs(2), |r| {
+        r.models = models(&yaml);
+    })
+    .await;
+    let client = reqwest::Client::new();
+    assert_eq!(
+        complete(&client, &s.base, "batch", "before").await.status(),
+        200
+    );
+    // 64 running + 36 waiting: queue/5 is far above 1.
+    let pod = s.fleet.pods()[0].clone();
+    let held = hold_completions(&pod.url(), 100, 400, 4000).await;
+    // A probe that is not shed waits behind the held requests: give up on it quickly.
+    let probe = reqwest::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let shed = eventually(WAIT, "a Sheddable request to be shed", || {
+        let (probe, base) = (probe.clone(), s.base.clone());
+        async move {
+            let r = probe
+                .post(format!("{base}/v1/completions"))
+                .json(&serde_json::json!({ "model": "batch", "prompt": "now", "max_tokens": 1 }))
+                .send()
+                .await
+                .ok()?;
+            (r.status() == 429).then_some(r)
+        }
+    })
+    .await;
+    assert!(shed.headers().contains_key("retry-after"));
+    let body: serde_json::Value = shed.json().await.unwrap();
+    assert!(body["error"]["message"].is_string(), "{body}");
+    // Critical traffic is routed (it waits in the queue like everything else).
+    let critical = probe
+        .post(format!("{}/v1/completions", s.base))
+        .json(&serde_json::json!({ "model": "chat", "prompt": "urgent", "max_tokens": 1 }))
+        .send()
+        .await;
+    assert!(
+        critical.is_err() || critical.as_ref().is_ok_and(|r| r.status() != 429),
+        "Critical traffic was shed: {critical:?}"
+    );
+    drop(held);
+    s.running.shutdown().await.unwrap();
+    s.fleet.shutdown().await;
+}
+
+/// Prefix affinity: the same long prompt goes back to the server that has its prefix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_prompt_returns_to_the_same_server() {
+    let s = setup(3).await;
+    let client = reqwest::Client::new();
+    let prompt = "You are a careful assistant. ".repeat(40);
+    let mut served = std::collections::BTreeSet::new();
+    for _ in 0..10 {
+        let r = complete(&client, &s.base, &model(), &prompt).await;
+        assert_eq!(r.status(), 200);
+        served.insert(
+            r.headers()["x-gateway-destination-endpoint-served"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(served.len(), 1, "the prompt was spread over {served:?}");
     s.running.shutdown().await.unwrap();
     s.fleet.shutdown().await;
 }

@@ -16,11 +16,12 @@
 //!    random as the EPP `MaxScorePicker` does (it shuffles before sorting:
 //!    `scheduling/framework/plugins/picker/max_score_picker.go`).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use super::config::{ConfigError, Criticality, PickerConfig, TargetModel};
 use super::endpoint::{Decision, Endpoint, Request};
-use super::prefix::{PrefixIndex, block_hashes};
+use super::prefix::{BlockHashes, PrefixIndex, block_count, block_hashes};
 use super::scorers::{
     QueueRange, endpoint_saturation, has_capacity, kv_score, lora_score, queue_score,
 };
@@ -35,6 +36,72 @@ pub struct Picker {
     config: PickerConfig,
     models: HashMap<String, usize>,
     prefix: PrefixIndex,
+    /// Scratch state reused across picks (see [`PickCache`]).
+    cache: RefCell<PickCache>,
+}
+
+/// Per-pick scratch reused across picks: the prefix slot of each endpoint
+/// index (keyed and checked by a copy of its address, so a changed slice is
+/// detected) and the matched-blocks buffer. Only a cache: a pick gives the
+/// same result with it empty.
+#[derive(Default)]
+struct PickCache {
+    /// Copies of the cached addresses, back to back.
+    arena: Vec<u8>,
+    /// Per endpoint index.
+    entries: Vec<SlotEntry>,
+    matched: Vec<u16>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct SlotEntry {
+    start: u32,
+    len: u32,
+    /// `NO_SLOT` when the address had no slot while the index had
+    /// `slot_count` slots.
+    slot: u32,
+    slot_count: u32,
+}
+
+const NO_SLOT: u32 = u32::MAX;
+
+impl PickCache {
+    /// Prefix slot of `address`, the endpoint at index `i`.
+    fn slot(&mut self, prefix: &PrefixIndex, i: usize, address: &str) -> Option<usize> {
+        let count = u32::try_from(prefix.slot_count()).unwrap_or(u32::MAX);
+        if let Some(e) = self.entries.get(i) {
+            let (start, len) = (e.start as usize, e.len as usize);
+            if len == address.len()
+                && self.arena.get(start..start + len) == Some(address.as_bytes())
+                && (e.slot != NO_SLOT || e.slot_count == count)
+            {
+                return (e.slot != NO_SLOT).then_some(e.slot as usize);
+            }
+        }
+        let slot = prefix.slot(address);
+        if self.entries.len() <= i {
+            self.entries.resize(i + 1, SlotEntry::default());
+        }
+        // Keep the arena bounded when addresses churn: start afresh.
+        if self.arena.len() + address.len() > 64 * (self.entries.len() + 64) {
+            self.arena.clear();
+            self.entries.fill(SlotEntry::default());
+        }
+        let (Ok(start), Ok(len)) = (
+            u32::try_from(self.arena.len()),
+            u32::try_from(address.len()),
+        ) else {
+            return slot;
+        };
+        self.arena.extend_from_slice(address.as_bytes());
+        self.entries[i] = SlotEntry {
+            start,
+            len,
+            slot: slot.and_then(|s| u32::try_from(s).ok()).unwrap_or(NO_SLOT),
+            slot_count: count,
+        };
+        slot
+    }
 }
 
 /// Model resolution result.
@@ -56,6 +123,7 @@ impl Picker {
             .collect();
         Ok(Self {
             prefix: PrefixIndex::new(config.prefix_lru_blocks),
+            cache: RefCell::default(),
             config,
             models,
         })
@@ -166,22 +234,30 @@ impl Picker {
     ) -> Vec<f64> {
         let w = &self.config.weights;
         let range = QueueRange::of(candidates.iter().map(|&i| &endpoints[i]));
-        let hashes = if w.prefix > 0.0 {
-            block_hashes(prompt, self.config.prefix_block_chars)
-        } else {
-            Vec::new()
+        let mut fresh_cache = PickCache::default();
+        let mut borrowed = self.cache.try_borrow_mut();
+        let cache = match &mut borrowed {
+            Ok(c) => &mut **c,
+            Err(_) => &mut fresh_cache,
         };
-        let matched = self.prefix.matched_by_slot(&hashes);
-        let total_blocks = hashes.len() as f64;
+        let block = self.config.prefix_block_chars;
+        let total_blocks = block_count(prompt, block) as f64;
+        let mut matched = std::mem::take(&mut cache.matched);
+        let any_match = w.prefix > 0.0
+            && self
+                .prefix
+                .matched_into(BlockHashes::new(prompt, block), &mut matched);
         let use_lora = target.lora && w.lora > 0.0;
-        candidates
+        let scores = candidates
             .iter()
             .map(|&i| {
                 let e = &endpoints[i];
                 let mut s =
                     w.queue * queue_score(range, e.effective_queue()) + w.kv * kv_score(e.kv);
-                if let Some(m) = &matched {
-                    let held = self.prefix.slot(&e.address).and_then(|slot| m.get(slot));
+                if any_match {
+                    let held = cache
+                        .slot(&self.prefix, i, &e.address)
+                        .and_then(|slot| matched.get(slot));
                     if let Some(&held) = held {
                         s += w.prefix * f64::from(held) / total_blocks;
                     }
@@ -191,7 +267,9 @@ impl Picker {
                 }
                 if s.is_nan() { f64::MIN } else { s }
             })
-            .collect()
+            .collect();
+        cache.matched = matched;
+        scores
     }
 }
 
@@ -234,16 +312,25 @@ fn rank(candidates: &[usize], scores: &[f64], k: usize, rng: &mut u64) -> (Vec<u
         .filter(|&(_, &s)| s >= best - TIE_EPSILON)
         .nth(nth)
         .map_or(0, |(p, _)| p);
-    let mut rest: Vec<usize> = (0..candidates.len()).filter(|&p| p != winner).collect();
+    // Top `k - 1` of the rest under `by_score` (a total order), kept
+    // sorted in a small buffer: one pass, no full-length allocation.
     let by_score = |a: &usize, b: &usize| scores[*b].total_cmp(&scores[*a]).then(a.cmp(b));
-    let tail = k.saturating_sub(1);
-    if tail == 0 {
-        rest.clear();
-    } else if rest.len() > tail {
-        rest.select_nth_unstable_by(tail - 1, by_score);
-        rest.truncate(tail);
+    let tail = k.saturating_sub(1).min(candidates.len().saturating_sub(1));
+    let mut rest: Vec<usize> = Vec::with_capacity(tail);
+    if tail > 0 {
+        for p in (0..candidates.len()).filter(|&p| p != winner) {
+            if rest.len() == tail {
+                match rest.last() {
+                    Some(last) if by_score(&p, last).is_lt() => {
+                        rest.pop();
+                    }
+                    _ => continue,
+                }
+            }
+            let at = rest.partition_point(|q| by_score(q, &p).is_lt());
+            rest.insert(at, p);
+        }
     }
-    rest.sort_unstable_by(by_score);
     let order = std::iter::once(winner).chain(rest);
     order.map(|p| (candidates[p], scores[p])).unzip()
 }

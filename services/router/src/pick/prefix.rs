@@ -34,21 +34,51 @@ fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
 /// `h0 = fnv(block0)`, `hi = fnv(h(i-1).to_le_bytes() ++ block_i)`.
 /// Empty when `block == 0` or the prompt is shorter than one block.
 pub fn block_hashes(prompt: &str, block: usize) -> Vec<u64> {
-    if block == 0 {
-        return Vec::new();
-    }
-    let mut prev: Option<u64> = None;
+    BlockHashes::new(prompt, block).collect()
+}
+
+/// Number of blocks [`block_hashes`] yields for `prompt` (without hashing).
+pub fn block_count(prompt: &str, block: usize) -> usize {
     prompt
-        .as_bytes()
-        .chunks_exact(block)
-        .take(MAX_PREFIX_BLOCKS)
-        .map(|chunk| {
-            let seed = prev.map_or(FNV_OFFSET, |p| fnv1a(FNV_OFFSET, &p.to_le_bytes()));
-            let h = fnv1a(seed, chunk);
-            prev = Some(h);
-            h
-        })
-        .collect()
+        .len()
+        .checked_div(block)
+        .map_or(0, |n| n.min(MAX_PREFIX_BLOCKS))
+}
+
+/// Lazy form of [`block_hashes`]: each block is hashed only when asked
+/// for, so a pick hashes just the blocks the index walk reaches.
+pub struct BlockHashes<'a> {
+    chunks: std::iter::Take<std::slice::ChunksExact<'a, u8>>,
+    prev: Option<u64>,
+}
+
+impl<'a> BlockHashes<'a> {
+    pub fn new(prompt: &'a str, block: usize) -> Self {
+        // `chunks_exact(0)` panics; an empty slice yields no block.
+        let (bytes, block) = if block == 0 {
+            (&[][..], 1)
+        } else {
+            (prompt.as_bytes(), block)
+        };
+        Self {
+            chunks: bytes.chunks_exact(block).take(MAX_PREFIX_BLOCKS),
+            prev: None,
+        }
+    }
+}
+
+impl Iterator for BlockHashes<'_> {
+    type Item = u64;
+
+    fn next(&mut self) -> Option<u64> {
+        let chunk = self.chunks.next()?;
+        let seed = self
+            .prev
+            .map_or(FNV_OFFSET, |p| fnv1a(FNV_OFFSET, &p.to_le_bytes()));
+        let h = fnv1a(seed, chunk);
+        self.prev = Some(h);
+        Some(h)
+    }
 }
 
 /// Word-at-a-time hasher (Fx-style mix + murmur3 finaliser) for the
@@ -173,33 +203,52 @@ impl PrefixIndex {
         }
     }
 
-    /// Leading blocks of `hashes` held by each slot (indexed by slot), or
-    /// `None` when no endpoint holds even the first block.
-    pub fn matched_by_slot(&self, hashes: &[u64]) -> Option<Vec<u16>> {
-        let first = self.holders.get(hashes.first()?)?;
-        let mut matched = vec![0u16; self.lrus.len()];
+    /// Leading blocks of `hashes` held by each slot, into a reused buffer
+    /// indexed by slot: `hashes` is pulled lazily (only as deep as some
+    /// endpoint still matches). Returns `false` (and leaves `matched` unspecified) when no endpoint holds
+    /// the first block; otherwise `matched` has one entry per slot.
+    pub fn matched_into(
+        &self,
+        mut hashes: impl Iterator<Item = u64>,
+        matched: &mut Vec<u16>,
+    ) -> bool {
+        let Some(first) = hashes.next().and_then(|h| self.holders.get(&h)) else {
+            return false;
+        };
+        matched.clear();
+        matched.resize(self.lrus.len(), 0);
         for &s in first {
-            matched[s as usize] = 1;
+            if let Some(m) = matched.get_mut(s as usize) {
+                *m = 1;
+            }
         }
-        for (i, h) in hashes.iter().enumerate().skip(1) {
-            let Some(list) = self.holders.get(h) else {
+        for (i, h) in hashes.enumerate() {
+            let Some(list) = self.holders.get(&h) else {
                 break;
             };
-            // MAX_PREFIX_BLOCKS < u16::MAX, so `i` fits.
-            let (prev, next) = (i as u16, i as u16 + 1);
-            let mut advanced = false;
+            // Block `i + 1`; MAX_PREFIX_BLOCKS < u16::MAX, so it fits.
+            let prev = i as u16 + 1;
+            let mut advanced = 0u16;
             for &s in list {
-                let m = &mut matched[s as usize];
-                if *m == prev {
-                    *m = next;
-                    advanced = true;
+                if let Some(m) = matched.get_mut(s as usize) {
+                    // Branch-free `if *m == prev { *m = prev + 1 }`.
+                    let step = u16::from(*m == prev);
+                    *m += step;
+                    advanced |= step;
                 }
             }
-            if !advanced {
+            if advanced == 0 {
                 break;
             }
         }
-        Some(matched)
+        true
+    }
+
+    /// Number of slots (endpoints ever routed a prompt); slots are never
+    /// removed, so an address absent at one count stays absent until the
+    /// count grows.
+    pub fn slot_count(&self) -> usize {
+        self.lrus.len()
     }
 
     /// Slot of `address`, if it was ever routed a prompt.

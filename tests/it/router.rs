@@ -169,9 +169,32 @@ async fn completions_and_streams_pass_through_and_are_reported() {
 async fn the_busier_server_is_avoided() {
     let s = setup(2).await;
     let pods = s.fleet.pods();
-    // Fill the first server: its queue forms; the router sees it in the next samples.
+    let sub = s
+        .running
+        .deps
+        .bus
+        .subscribe(
+            Subscribe::new(unique("g"), [s.running.deps.topics.name(Topic::Samples)])
+                .start(StartFrom::Latest),
+        )
+        .unwrap();
+    let mut samples =
+        Typed::<Vec<shared::wire::PodSamples>>::new(sub, s.running.deps.bus_metrics.clone());
+    // Fill the first server: its queue forms. Wait until two samples on the bus the
+    // router reads show it (the router has the first by the time the second comes).
     let held = hold_completions(&pods[0].url(), 100, 400, 4000).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    let busy = pods[0].addr.to_string();
+    let mut seen = 0;
+    while seen < 2 {
+        let (_, batch) = tokio::time::timeout(WAIT, samples.recv())
+            .await
+            .expect("samples of the busy server")
+            .unwrap();
+        seen += batch
+            .iter()
+            .filter(|p| p.endpoint == busy && p.signals.queue_size.unwrap_or(0.0) >= 30.0)
+            .count();
+    }
     let client = reqwest::Client::new();
     let mut served = Vec::new();
     for i in 0..10 {

@@ -175,8 +175,8 @@ fn seed_group(c: &mut Criterion) {
     let t = START_MS + (POINTS - 1) * STEP_MS;
     let first = evaluator.eval_all(t, &[0]);
     eprintln!(
-        "seed group: {} alerts announced, {} errors",
-        first.announced.len(),
+        "seed group: {} alerts went pending, {} errors",
+        first.transitions.len(),
         first.errors.len()
     );
     c.bench_function("seed_group", |b| {

@@ -1,6 +1,6 @@
 //! The evaluator: the window, the groups and their schedule. `step(now)` evaluates the
 //! groups that are due and returns everything that happened — state changes, alerts
-//! due for Alertmanager, the alerts for webhooks — for the shell to deliver.
+//! due for Alertmanager — for the shell to deliver; `announced()` is what webhooks see.
 //!
 //! **Invariant:** the evaluator never reads the clock and never touches the bus or the
 //! network: ten minutes of rules run in milliseconds.
@@ -46,8 +46,6 @@ pub struct Step {
     pub transitions: Vec<AlertTransition>,
     /// Alerts to post to Alertmanager now (Prometheus's re-send schedule).
     pub due: Vec<notify::Alert>,
-    /// Every firing or recently resolved alert, for webhook dispatch.
-    pub announced: Vec<notify::Alert>,
     /// Rules that failed: group, rule, why.
     pub errors: Vec<(String, String, RuleError)>,
     /// Rule results the window refused.
@@ -139,13 +137,6 @@ impl Evaluator {
             .extend(out.changes.iter().map(|c| transition(c, now)));
         step.due
             .extend(out.due.iter().map(|a| to_notify(a, settings, group)));
-        for rule in group.alerting() {
-            step.announced.extend(
-                rule.announced()
-                    .map(|a| to_notify(a, settings, group))
-                    .collect::<Vec<_>>(),
-            );
-        }
     }
 
     /// The alerts of every rule.
@@ -176,6 +167,16 @@ impl Evaluator {
             }
         }
         restored
+    }
+
+    /// How many alerts fire now.
+    pub fn firing(&self) -> usize {
+        self.groups
+            .iter()
+            .flat_map(|(g, _)| g.alerting())
+            .flat_map(|r| r.alerts())
+            .filter(|a| a.state == State::Firing)
+            .count()
     }
 
     /// Every firing or recently resolved alert, as webhooks see them.
@@ -239,17 +240,9 @@ fn transition(c: &rules::Change, now: i64) -> AlertTransition {
         (State::Pending, _) => AlertState::Pending,
         (State::Firing, _) => AlertState::Firing,
     };
-    let fingerprint = notify::Alert {
-        labels: a.labels.clone(),
-        annotations: BTreeMap::new(),
-        starts_at_ms: 0,
-        ends_at_ms: None,
-        generator_url: String::new(),
-    }
-    .fingerprint();
     AlertTransition {
         schema: 1,
-        fingerprint: format!("{fingerprint:016x}"),
+        fingerprint: notify::fingerprint_hex(notify::fingerprint(&a.labels)),
         alertname: a.labels.get("alertname").cloned().unwrap_or_default(),
         labels: a.labels.clone(),
         annotations: a.annotations.clone(),

@@ -141,8 +141,10 @@ pub async fn run(
                         a.send(step.due.clone());
                     }
                 }
+                // What webhooks see is built only when there are webhooks.
+                let announced = if outputs.webhooks.is_empty() { Vec::new() } else { evaluator.announced() };
                 for (d, s) in &mut outputs.webhooks {
-                    for message in d.update(now, &step.announced) {
+                    for message in d.update(now, &announced) {
                         s.send(message);
                     }
                 }
@@ -151,7 +153,7 @@ pub async fn run(
                 {
                     save(store, &evaluator.snapshot())?;
                 }
-                let firing = step.announced.iter().filter(|a| a.ends_at_ms.is_none_or(|e| e > now)).count();
+                let firing = evaluator.firing();
                 let window = evaluator.storage();
                 metrics.window(window.series_count(), window.point_count(), firing);
             }

@@ -108,7 +108,7 @@ pub async fn run(
                 }
             }
             _ = tick.tick() => {
-                routing.observer().refresh(table.snapshot().len());
+                routing.observer().refresh(table.len());
                 table.forget_before(wall_ms() - 300_000);
             }
         }

@@ -75,6 +75,11 @@ impl Table {
         self.lock().values().map(|r| r.endpoint.clone()).collect()
     }
 
+    /// How many endpoints the table holds.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
     /// The pool an endpoint belongs to.
     pub fn pool(&self, address: &str) -> Option<String> {
         self.lock().get(address).map(|r| r.pool.clone())

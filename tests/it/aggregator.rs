@@ -25,7 +25,7 @@ async fn until(
 ) -> Aggregates {
     tokio::time::timeout(WAIT, async {
         loop {
-            let (_, batch) = sub.next().await.unwrap();
+            let (_, batch) = sub.recv().await.unwrap();
             if let Some(a) = batch.into_iter().find(|a| a.pool == pool && want(a)) {
                 return a;
             }

@@ -283,7 +283,7 @@ async fn a_pending_alert_fires_on_time_and_once_across_kill_9() {
     let queue_alert = "HighInferencePoolAvgQueueSize";
     let pending = tokio::time::timeout(WAIT, async {
         loop {
-            let (_, t) = transitions.next().await.unwrap();
+            let (_, t) = transitions.recv().await.unwrap();
             if t.alertname == queue_alert && t.to == AlertState::Pending {
                 return t;
             }
@@ -300,7 +300,7 @@ async fn a_pending_alert_fires_on_time_and_once_across_kill_9() {
 
     let fired = tokio::time::timeout(WAIT, async {
         loop {
-            let (_, t) = transitions.next().await.unwrap();
+            let (_, t) = transitions.recv().await.unwrap();
             if t.alertname == queue_alert && t.to == AlertState::Firing {
                 return t;
             }

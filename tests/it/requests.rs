@@ -137,7 +137,7 @@ async fn request_events_become_the_pickers_model_metrics() {
     // The same counters travel on aggregates.v1, in a message of no pool.
     let total = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
-            let (_, batch) = aggregates.next().await.unwrap();
+            let (_, batch) = aggregates.recv().await.unwrap();
             let found = batch
                 .iter()
                 .filter(|a| a.pool.is_empty())

@@ -24,7 +24,7 @@ async fn until(
 ) -> PodSamples {
     tokio::time::timeout(WAIT, async {
         loop {
-            let (_, batch) = sub.next().await.unwrap();
+            let (_, batch) = sub.recv().await.unwrap();
             if let Some(p) = batch.into_iter().find(|p| want(p)) {
                 return p;
             }

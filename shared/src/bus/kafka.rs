@@ -7,6 +7,7 @@
 //! second, and [`Subscription::close`] commits synchronously before leaving.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::FutureExt;
@@ -17,7 +18,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message as _;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 
 use super::{Bus, BusError, KafkaConfig, Message, StartFrom, Subscribe, Subscription, TopicSpec};
@@ -55,6 +56,45 @@ impl KafkaBus {
     }
 }
 
+impl KafkaBus {
+    /// Waits until the broker's metadata shows every topic with a leader for
+    /// each partition: a topic just created may be unknown to a consumer for a
+    /// moment after `CreateTopics` returns.
+    async fn await_leaders(&self, topics: &[TopicSpec]) -> Result<(), BusError> {
+        let deadline = tokio::time::Instant::now() + self.config.publish_timeout;
+        for topic in topics {
+            loop {
+                let producer = self.producer.clone();
+                let name = topic.name.clone();
+                let ready = tokio::task::spawn_blocking(move || {
+                    let metadata = producer
+                        .client()
+                        .fetch_metadata(Some(&name), Timeout::After(Duration::from_secs(1)))
+                        .ok()?;
+                    let t = metadata.topics().first()?;
+                    let led = t.partitions().iter().filter(|p| p.leader() >= 0).count();
+                    Some(t.error().is_none() && led == t.partitions().len() && led > 0)
+                })
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(false);
+                if ready {
+                    break;
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(BusError::Admin(format!(
+                        "{}: created, but no leader for its partitions within {:?}",
+                        topic.name, self.config.publish_timeout
+                    )));
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// poolpilot's settings for one client, then the user's properties over them.
 fn client_config(config: &KafkaConfig, ours: &[(&str, &str)]) -> ClientConfig {
     let mut c = ClientConfig::new();
@@ -89,7 +129,7 @@ impl Bus for KafkaBus {
                     Err((name, code)) => return Err(BusError::Admin(format!("{name}: {code}"))),
                 }
             }
-            Ok(())
+            self.await_leaders(topics).await
         }
         .boxed()
     }

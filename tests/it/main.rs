@@ -19,4 +19,5 @@ mod rules;
 mod scale;
 mod scraper;
 mod simulator;
+mod traces;
 mod up;

@@ -191,11 +191,18 @@ impl Process {
     /// `poolpilot <part> --config <config>` (the built [`binary`]) from the repository
     /// root, its output discarded.
     pub fn poolpilot(part: &str, config: &Path) -> Self {
-        Process(
+        Self::spawn(
             Command::new(binary())
                 .args([part, "--config"])
                 .arg(config)
-                .current_dir(repo_root())
+                .current_dir(repo_root()),
+        )
+    }
+
+    /// Starts `command`, its output discarded.
+    pub fn spawn(command: &mut Command) -> Self {
+        Process(
+            command
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .spawn()

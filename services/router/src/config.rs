@@ -1,6 +1,7 @@
 //! The `router:` section of `poolpilot.yaml`.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,8 @@ pub struct Config {
     pub access_log_sample_rate: u32,
     /// Log every failed request, sampled or not.
     pub access_log_errors: bool,
+    /// Append access-log lines to this file instead of standard output.
+    pub access_log_path: Option<PathBuf>,
 }
 
 /// Which picker routes.
@@ -61,6 +64,7 @@ impl Default for Config {
             models: Vec::new(),
             access_log_sample_rate: 1_000_000,
             access_log_errors: true,
+            access_log_path: None,
         }
     }
 }

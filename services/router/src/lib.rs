@@ -9,8 +9,10 @@
 //! - `proxy/`: the HTTP/1.1 + h2c proxy (streaming, retries, errors, records).
 //! - `table.rs`: the endpoint table fed from `samples.v1`.
 //! - `routing.rs`: the proxy's `Router`, over the table and the picker.
-//! - `observe.rs`: request events, per-model metrics, the access log.
+//! - `observe.rs`: request events, per-model metrics.
+//! - `access_log.rs`: the sampled access log (stdout or a file).
 
+mod access_log;
 mod config;
 mod observe;
 pub mod pick;
@@ -42,6 +44,9 @@ pub enum Error {
     /// The listener could not be bound, or the proxy failed.
     #[error(transparent)]
     Proxy(#[from] proxy::ProxyError),
+    /// The access log's file cannot be opened.
+    #[error(transparent)]
+    AccessLog(#[from] access_log::OpenError),
     /// The picker's config is wrong (caught by validation first).
     #[error("router picker: {0}")]
     Picker(#[from] pick::ConfigError),
@@ -59,6 +64,7 @@ pub async fn run(
         &deps.metrics,
         config.access_log_sample_rate,
         config.access_log_errors,
+        access_log::AccessLog::open(config.access_log_path.as_deref())?,
     );
     let (events_tx, mut events_rx) = mpsc::channel(10_000);
     let routing = Arc::new(routing::Routing::new(

@@ -11,11 +11,11 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
-use serde::Serialize;
 use shared::models::{ModelsCollector, Requests};
 use shared::telemetry::MetricsRegistry;
 use shared::wire::RequestEvent;
 
+use crate::access_log::AccessLog;
 use crate::pick::Criticality;
 use crate::proxy::RequestRecord;
 
@@ -39,12 +39,18 @@ pub struct Observer {
     endpoints: Gauge,
     sample_rate: u32,
     log_errors: bool,
+    access_log: AccessLog,
 }
 
 impl Observer {
-    /// Registers the metrics; `sample_rate` out of 1,000,000 requests are logged
-    /// (errors always, when `log_errors`).
-    pub fn register(registry: &MetricsRegistry, sample_rate: u32, log_errors: bool) -> Self {
+    /// Registers the metrics; `sample_rate` out of 1,000,000 requests are logged to
+    /// `access_log` (errors always, when `log_errors`).
+    pub fn register(
+        registry: &MetricsRegistry,
+        sample_rate: u32,
+        log_errors: bool,
+        access_log: AccessLog,
+    ) -> Self {
         let o = Self {
             requests: Mutex::new(Requests::new(Duration::from_secs(60))),
             models: ModelsCollector::register(registry),
@@ -56,6 +62,7 @@ impl Observer {
             endpoints: Gauge::default(),
             sample_rate,
             log_errors,
+            access_log,
         };
         registry.register(
             "poolpilot_router_endpoints",
@@ -111,7 +118,7 @@ impl Observer {
         }
         let error = record.status >= 400 || record.proxy_status.is_some();
         if sampled(&record.id, self.sample_rate) || (error && self.log_errors) {
-            access_log(record);
+            self.access_log.write(record);
         }
         event
     }
@@ -159,56 +166,5 @@ fn event(r: &RequestRecord, pool: &str) -> RequestEvent {
         response_bytes: r.response_bytes,
         criticality: criticality(r.criticality),
         guard: "allowed".to_owned(),
-    }
-}
-
-/// One access-log line: JSON on standard output, prompts and responses never in it.
-#[derive(Serialize)]
-struct AccessLine<'a> {
-    log: &'static str,
-    time: String,
-    request_id: &'a str,
-    method: &'a str,
-    path: &'a str,
-    status: u16,
-    latency_seconds: f64,
-    ttft_seconds: Option<f64>,
-    model: &'a str,
-    target_model: &'a str,
-    endpoint: Option<&'a str>,
-    request_bytes: u64,
-    response_bytes: u64,
-    input_tokens: Option<u64>,
-    output_tokens: Option<u64>,
-    proxy_status: Option<&'a str>,
-    remote: &'a str,
-    user_agent: &'a str,
-}
-
-fn access_log(r: &RequestRecord) {
-    let line = AccessLine {
-        log: "access",
-        time: chrono::DateTime::from_timestamp_millis(r.start_unix_ms)
-            .unwrap_or_default()
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        request_id: &r.id,
-        method: &r.method,
-        path: &r.path,
-        status: r.status,
-        latency_seconds: r.duration_seconds,
-        ttft_seconds: r.ttft_seconds,
-        model: &r.model,
-        target_model: &r.target_model,
-        endpoint: r.endpoint.as_deref(),
-        request_bytes: r.request_bytes,
-        response_bytes: r.response_bytes,
-        input_tokens: r.input_tokens,
-        output_tokens: r.output_tokens,
-        proxy_status: r.proxy_status.as_deref(),
-        remote: &r.remote,
-        user_agent: &r.user_agent,
-    };
-    if let Ok(json) = serde_json::to_string(&line) {
-        println!("{json}");
     }
 }

@@ -1,6 +1,8 @@
 //! Logs and traces. `RUST_LOG` overrides the configured level, as users of any
 //! `tracing` program expect.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use serde::{Deserialize, Serialize};
@@ -61,6 +63,14 @@ impl Drop for TelemetryGuard {
     }
 }
 
+static TRACES: AtomicBool = AtomicBool::new(false);
+
+/// Whether spans are exported (OTLP configured): hot paths create per-request spans
+/// only then.
+pub fn traces_enabled() -> bool {
+    TRACES.load(Ordering::Relaxed)
+}
+
 /// Installs the global subscriber. Traces go to the OTLP (gRPC) endpoint in
 /// `OTEL_EXPORTER_OTLP_ENDPOINT` when it is set. Call once, inside a Tokio runtime.
 pub fn init(config: &TelemetryConfig, service: &str) -> TelemetryGuard {
@@ -92,6 +102,7 @@ pub fn init(config: &TelemetryConfig, service: &str) -> TelemetryGuard {
                 .build(),
         )
     });
+    TRACES.store(provider.is_some(), Ordering::Relaxed);
     let otel = provider
         .as_ref()
         .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("poolpilot")));

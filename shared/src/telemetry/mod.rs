@@ -12,5 +12,5 @@ mod logs;
 mod registry;
 
 pub use admin::{AdminServer, serve_admin};
-pub use logs::{LogFormat, TelemetryConfig, TelemetryGuard, init};
+pub use logs::{LogFormat, TelemetryConfig, TelemetryGuard, init, traces_enabled};
 pub use registry::{Health, MetricsRegistry, Readiness};

@@ -1,9 +1,11 @@
 //! Routing quality (DESIGN §8: p90 latency ≥ 30% lower than round-robin at 80% load on
 //! a heterogeneous fleet): a simulated fleet whose servers alternate full and half
 //! speed, scraped every 250 ms, behind the router with the endpoint picker and then
-//! behind the router with round-robin. Capacity is measured first through round-robin
-//! with a closed loop; each picker then gets the same open-loop Poisson load at
-//! `--load` of it, with shared prompt prefixes.
+//! behind the router with round-robin. The fleet's capacity is measured first: the sum
+//! of each server's throughput under its own closed loop (twice `max_num_seqs`
+//! outstanding), called directly. (Measuring it through round-robin would understate
+//! it: an equal split saturates the slow servers first.) Each picker then gets the
+//! same open-loop Poisson load at `--load` of it, with shared prompt prefixes.
 //!
 //! `cargo run --release -p poolpilot-tests --bin route-bench -- [--servers 4]
 //! [--load 0.8] [--seconds 30]`
@@ -79,23 +81,28 @@ async fn main() {
     .await
     .unwrap();
 
-    // Capacity: a closed loop through round-robin, many requests outstanding.
-    let (running, base) = router(&fleet, PickerKind::RoundRobin).await;
-    let probe = load(
-        &base,
-        &[
-            "--concurrency".into(),
-            "256".into(),
-            "--duration".into(),
-            "15s".into(),
-        ],
-    )
+    // Capacity: every server under its own closed loop, side by side.
+    let outstanding = (2 * simulator::ServerSpec::default().max_num_seqs).to_string();
+    let probes = futures::future::join_all(fleet.pods().iter().map(|pod| {
+        let (url, outstanding) = (pod.url(), outstanding.clone());
+        async move {
+            load(
+                &url,
+                &[
+                    "--concurrency".into(),
+                    outstanding,
+                    "--duration".into(),
+                    "15s".into(),
+                ],
+            )
+            .await
+        }
+    }))
     .await;
-    running.shutdown().await.unwrap();
-    let capacity = probe.requests_per_second;
+    let capacity: f64 = probes.iter().map(|p| p.requests_per_second).sum();
     let rate = capacity * args.load;
     println!(
-        "capacity ≈ {capacity:.1} req/s (closed loop, 256 outstanding); offering {rate:.1} req/s"
+        "capacity ≈ {capacity:.1} req/s (sum of per-server closed loops, {outstanding} outstanding each); offering {rate:.1} req/s"
     );
     tokio::time::sleep(Duration::from_secs(5)).await;
 

@@ -23,7 +23,7 @@
 mod config;
 mod endpoint;
 mod picker;
-mod prefix;
+pub(crate) mod prefix;
 mod round_robin;
 mod scorers;
 

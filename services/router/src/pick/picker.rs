@@ -51,6 +51,8 @@ struct PickCache {
     /// Per endpoint index.
     entries: Vec<SlotEntry>,
     matched: Vec<u16>,
+    candidates: Vec<(usize, bool)>,
+    scores: Vec<f64>,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -150,38 +152,57 @@ impl Picker {
         let Some(target) = self.resolve(req, rng) else {
             return Decision::UnknownModel;
         };
-        let fresh: Vec<usize> = (0..endpoints.len())
-            .filter(|&i| endpoints[i].is_eligible(now_ms, self.config.freshness_ms))
-            .collect();
-        if fresh.is_empty() {
-            return Decision::NoEndpoint;
-        }
-        if target.criticality == Criticality::Sheddable
-            && mean_saturation(fresh.iter().map(|&i| &endpoints[i])) >= 1.0
-        {
-            return Decision::Shed {
-                retry_after_s: SHED_RETRY_AFTER_S,
-            };
-        }
+        let mut fresh_cache = PickCache::default();
+        let mut borrowed = self.cache.try_borrow_mut();
+        let cache = match &mut borrowed {
+            Ok(c) => &mut **c,
+            Err(_) => &mut fresh_cache,
+        };
+        // One pass: eligible endpoints, their saturation, their capacity.
         let (qh, kh) = (self.config.queue_headroom, self.config.kv_headroom);
-        let mut candidates = fresh;
-        if candidates
-            .iter()
-            .any(|&i| !has_capacity(&endpoints[i], qh, kh))
-            && candidates
-                .iter()
-                .any(|&i| has_capacity(&endpoints[i], qh, kh))
+        let mut candidates = std::mem::take(&mut cache.candidates);
+        candidates.clear();
+        let (mut saturation, mut with_capacity) = (0.0, 0);
+        for (i, e) in endpoints.iter().enumerate() {
+            if e.is_eligible(now_ms, self.config.freshness_ms) {
+                saturation += endpoint_saturation(e);
+                let capacity = has_capacity(e, qh, kh);
+                with_capacity += usize::from(capacity);
+                candidates.push((i, capacity));
+            }
+        }
+        let decision = if candidates.is_empty() {
+            Decision::NoEndpoint
+        } else if target.criticality == Criticality::Sheddable
+            && saturation / candidates.len() as f64 >= 1.0
         {
-            candidates.retain(|&i| has_capacity(&endpoints[i], qh, kh));
-        }
-        let scores = self.score(endpoints, &candidates, req.prompt, &target);
-        let (ranked, scores) = rank(&candidates, &scores, self.config.max_ranked, rng);
-        Decision::Route {
-            target_model: target.name.to_owned(),
-            criticality: target.criticality,
-            ranked,
-            scores,
-        }
+            Decision::Shed {
+                retry_after_s: SHED_RETRY_AFTER_S,
+            }
+        } else {
+            if with_capacity > 0 && with_capacity < candidates.len() {
+                candidates.retain(|&(_, capacity)| capacity);
+            }
+            let mut scores = std::mem::take(&mut cache.scores);
+            self.score(
+                cache,
+                endpoints,
+                &candidates,
+                req.prompt,
+                &target,
+                &mut scores,
+            );
+            let (ranked, scores_out) = rank(&candidates, &scores, self.config.max_ranked, rng);
+            cache.scores = scores;
+            Decision::Route {
+                target_model: target.name.to_owned(),
+                criticality: target.criticality,
+                ranked,
+                scores: scores_out,
+            }
+        };
+        cache.candidates = candidates;
+        decision
     }
 
     /// After routing: remember the prompt's block hashes for `endpoint`.
@@ -224,22 +245,18 @@ impl Picker {
         })
     }
 
-    /// Total score of each candidate, in `candidates` order.
+    /// Total score of each candidate into `scores`, in `candidates` order.
     fn score(
         &self,
+        cache: &mut PickCache,
         endpoints: &[Endpoint],
-        candidates: &[usize],
+        candidates: &[(usize, bool)],
         prompt: &str,
         target: &Target,
-    ) -> Vec<f64> {
+        scores: &mut Vec<f64>,
+    ) {
         let w = &self.config.weights;
-        let range = QueueRange::of(candidates.iter().map(|&i| &endpoints[i]));
-        let mut fresh_cache = PickCache::default();
-        let mut borrowed = self.cache.try_borrow_mut();
-        let cache = match &mut borrowed {
-            Ok(c) => &mut **c,
-            Err(_) => &mut fresh_cache,
-        };
+        let range = QueueRange::of(candidates.iter().map(|&(i, _)| &endpoints[i]));
         let block = self.config.prefix_block_chars;
         let total_blocks = block_count(prompt, block) as f64;
         let mut matched = std::mem::take(&mut cache.matched);
@@ -248,28 +265,24 @@ impl Picker {
                 .prefix
                 .matched_into(BlockHashes::new(prompt, block), &mut matched);
         let use_lora = target.lora && w.lora > 0.0;
-        let scores = candidates
-            .iter()
-            .map(|&i| {
-                let e = &endpoints[i];
-                let mut s =
-                    w.queue * queue_score(range, e.effective_queue()) + w.kv * kv_score(e.kv);
-                if any_match {
-                    let held = cache
-                        .slot(&self.prefix, i, &e.address)
-                        .and_then(|slot| matched.get(slot));
-                    if let Some(&held) = held {
-                        s += w.prefix * f64::from(held) / total_blocks;
-                    }
+        scores.clear();
+        scores.extend(candidates.iter().map(|&(i, _)| {
+            let e = &endpoints[i];
+            let mut s = w.queue * queue_score(range, e.effective_queue()) + w.kv * kv_score(e.kv);
+            if any_match {
+                let held = cache
+                    .slot(&self.prefix, i, &e.address)
+                    .and_then(|slot| matched.get(slot));
+                if let Some(&held) = held {
+                    s += w.prefix * f64::from(held) / total_blocks;
                 }
-                if use_lora {
-                    s += w.lora * lora_score(e, target.name);
-                }
-                if s.is_nan() { f64::MIN } else { s }
-            })
-            .collect();
+            }
+            if use_lora {
+                s += w.lora * lora_score(e, target.name);
+            }
+            if s.is_nan() { f64::MIN } else { s }
+        }));
         cache.matched = matched;
-        scores
     }
 }
 
@@ -302,7 +315,12 @@ fn weighted_draw<'t>(targets: &'t [TargetModel], rng: &mut u64) -> Option<&'t Ta
 /// Best `k` candidates, best first: the winner is drawn uniformly among
 /// those within [`TIE_EPSILON`] of the max; the rest follow by score
 /// (ties by slice order). Returns (endpoint indices, their scores).
-fn rank(candidates: &[usize], scores: &[f64], k: usize, rng: &mut u64) -> (Vec<usize>, Vec<f64>) {
+fn rank(
+    candidates: &[(usize, bool)],
+    scores: &[f64],
+    k: usize,
+    rng: &mut u64,
+) -> (Vec<usize>, Vec<f64>) {
     let best = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let tied = scores.iter().filter(|&&s| s >= best - TIE_EPSILON).count();
     let nth = below(rng, tied as u64) as usize;
@@ -332,7 +350,7 @@ fn rank(candidates: &[usize], scores: &[f64], k: usize, rng: &mut u64) -> (Vec<u
         }
     }
     let order = std::iter::once(winner).chain(rest);
-    order.map(|p| (candidates[p], scores[p])).unzip()
+    order.map(|p| (candidates[p].0, scores[p])).unzip()
 }
 
 /// xorshift64 step (Marsaglia 13/7/17); a zero state is reseeded.

@@ -205,43 +205,62 @@ impl PrefixIndex {
 
     /// Leading blocks of `hashes` held by each slot, into a reused buffer
     /// indexed by slot: `hashes` is pulled lazily (only as deep as some
-    /// endpoint still matches). Returns `false` (and leaves `matched` unspecified) when no endpoint holds
-    /// the first block; otherwise `matched` has one entry per slot.
+    /// endpoint still holds a block). Returns `false` (and leaves `matched`
+    /// unspecified) when no endpoint holds the first block; otherwise
+    /// `matched` has one entry per slot.
+    ///
+    /// Every slot's set is prefix-closed (see [`PrefixIndex::insert`]), so
+    /// the holders of block `i + 1` are a subset of the holders of block
+    /// `i`, and a slot's match is the deepest block it holds. Consecutive
+    /// blocks with equally many holders therefore have the same holders:
+    /// only the last block of each such run is walked, deepest run first,
+    /// each slot taking the depth of the first run it appears in.
     pub fn matched_into(
         &self,
         mut hashes: impl Iterator<Item = u64>,
         matched: &mut Vec<u16>,
     ) -> bool {
-        let Some(first) = hashes.next().and_then(|h| self.holders.get(&h)) else {
+        let Some(mut list) = hashes.next().and_then(|h| self.holders.get(&h)) else {
             return false;
         };
+        // (holders, depth) of each run's last block; at most 256 blocks.
+        let mut runs: [(&[u32], u16); MAX_PREFIX_BLOCKS] = [(&[], 0); MAX_PREFIX_BLOCKS];
+        let mut n = 0;
+        let mut depth: u16 = 1;
+        for h in hashes {
+            match self.holders.get(&h) {
+                Some(next) if next.len() == list.len() => {}
+                Some(next) => {
+                    runs[n] = (list, depth);
+                    n += 1;
+                    list = next;
+                }
+                None => break,
+            }
+            depth += 1;
+        }
+        runs[n] = (list, depth);
+        n += 1;
         matched.clear();
         matched.resize(self.lrus.len(), 0);
-        for &s in first {
-            if let Some(m) = matched.get_mut(s as usize) {
-                *m = 1;
-            }
-        }
-        for (i, h) in hashes.enumerate() {
-            let Some(list) = self.holders.get(&h) else {
-                break;
-            };
-            // Block `i + 1`; MAX_PREFIX_BLOCKS < u16::MAX, so it fits.
-            let prev = i as u16 + 1;
-            let mut advanced = 0u16;
+        for &(list, depth) in runs[..n].iter().rev() {
             for &s in list {
-                if let Some(m) = matched.get_mut(s as usize) {
-                    // Branch-free `if *m == prev { *m = prev + 1 }`.
-                    let step = u16::from(*m == prev);
-                    *m += step;
-                    advanced |= step;
+                if let Some(m) = matched.get_mut(s as usize)
+                    && *m == 0
+                {
+                    *m = depth;
                 }
-            }
-            if advanced == 0 {
-                break;
             }
         }
         true
+    }
+
+    /// Whether `address` holds block hash `h` (for tests).
+    #[cfg(test)]
+    pub fn holds(&self, address: &str, h: u64) -> bool {
+        self.slot(address)
+            .and_then(|s| self.lrus.get(s))
+            .is_some_and(|l| l.stamps.contains_key(&h))
     }
 
     /// Number of slots (endpoints ever routed a prompt); slots are never

@@ -496,3 +496,41 @@ fn rng_is_xorshift_and_never_stuck() {
     assert_eq!(next_u64(&mut s), 0x4082_2041);
     assert!((0..1000).all(|_| below(&mut s, 7) < 7));
 }
+
+#[test]
+fn matched_blocks_equal_a_brute_force_walk_under_eviction() {
+    use super::prefix::{BlockHashes, PrefixIndex};
+    // Small LRUs, prompts from a few shared stems: runs of equal holder
+    // lists, partial evictions, and endpoints holding nothing.
+    let mut index = PrefixIndex::new(12);
+    let mut rng = 7u64;
+    let stems = ["abcdefgh", "abcdxyzw", "qrstuvwx"];
+    let prompt = |rng: &mut u64| {
+        let stem = stems[below(rng, 3) as usize];
+        let tail: String = (0..below(rng, 8))
+            .map(|_| char::from(b'a' + below(rng, 3) as u8))
+            .collect();
+        format!("{stem}{tail}")
+    };
+    let addresses: Vec<String> = (0..9).map(|i| format!("e{i}:1")).collect();
+    let mut matched = Vec::new();
+    for round in 0..2_000 {
+        let p = prompt(&mut rng);
+        let a = &addresses[below(&mut rng, 8) as usize];
+        index.insert(a, &block_hashes(&p, 1));
+        if round % 10 != 0 {
+            continue;
+        }
+        let q = prompt(&mut rng);
+        let hashes = block_hashes(&q, 1);
+        let any = index.matched_into(BlockHashes::new(&q, 1), &mut matched);
+        for a in &addresses {
+            let want = hashes.iter().take_while(|&&h| index.holds(a, h)).count();
+            let got = match index.slot(a) {
+                Some(s) if any => usize::from(matched[s]),
+                _ => 0,
+            };
+            assert_eq!(got, want, "round {round}, prompt {q:?}, endpoint {a}");
+        }
+    }
+}

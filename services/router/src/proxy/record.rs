@@ -40,13 +40,39 @@ pub(crate) struct Tracker {
     router: Arc<dyn Router>,
     started: Instant,
     pub record: RequestRecord,
+    /// The request's span (OpenTelemetry HTTP and GenAI attribute names), closed
+    /// with the record; disabled unless spans are exported.
+    span: tracing::Span,
 }
 
 impl Tracker {
     pub fn new(router: Arc<dyn Router>, started: Instant, record: RequestRecord) -> Self {
+        let span = if shared::telemetry::traces_enabled() {
+            tracing::info_span!(
+                "request",
+                otel.name = format!("{} {}", record.method, record.path),
+                otel.kind = "server",
+                otel.status_code = tracing::field::Empty,
+                http.request.method = record.method,
+                url.path = record.path,
+                client.address = record.remote,
+                request.id = record.id,
+                http.response.status_code = tracing::field::Empty,
+                gen_ai.request.model = tracing::field::Empty,
+                gen_ai.response.model = tracing::field::Empty,
+                gen_ai.usage.input_tokens = tracing::field::Empty,
+                gen_ai.usage.output_tokens = tracing::field::Empty,
+                server.address = tracing::field::Empty,
+                error.type = tracing::field::Empty,
+                proxy_status = tracing::field::Empty,
+            )
+        } else {
+            tracing::Span::none()
+        };
         Self {
             router,
             started,
+            span,
             record: RequestRecord {
                 status: CLIENT_CLOSED,
                 ..record
@@ -67,6 +93,35 @@ impl Drop for Tracker {
         if record.status == CLIENT_CLOSED && record.error_code.is_none() {
             record.error_code = Some("client_closed_request".to_owned());
         }
+        close(&self.span, &record);
         self.router.completed(record);
+    }
+}
+
+/// Records how the request ended on its span.
+fn close(span: &tracing::Span, r: &RequestRecord) {
+    if span.is_disabled() {
+        return;
+    }
+    span.record("http.response.status_code", i64::from(r.status));
+    span.record("gen_ai.request.model", r.model.as_str());
+    span.record("gen_ai.response.model", r.target_model.as_str());
+    if let Some(endpoint) = &r.endpoint {
+        span.record("server.address", endpoint.as_str());
+    }
+    if let Some(tokens) = r.input_tokens {
+        span.record("gen_ai.usage.input_tokens", tokens as i64);
+    }
+    if let Some(tokens) = r.output_tokens {
+        span.record("gen_ai.usage.output_tokens", tokens as i64);
+    }
+    if let Some(code) = &r.error_code {
+        span.record("error.type", code.as_str());
+    }
+    if let Some(status) = &r.proxy_status {
+        span.record("proxy_status", status.as_str());
+    }
+    if r.status >= 500 {
+        span.record("otel.status_code", "ERROR");
     }
 }

@@ -77,6 +77,15 @@ struct AccessLine<'a> {
     proxy_status: Option<&'a str>,
     remote: &'a str,
     user_agent: &'a str,
+    /// The guard's verdict and filter names (never the matched text).
+    guard: Option<&'a str>,
+    /// With `log_prompts` only: the prompt redacted by the guard's filters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompt: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompt_length: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompt_hash: Option<&'a str>,
 }
 
 fn line(r: &RequestRecord) -> AccessLine<'_> {
@@ -101,5 +110,9 @@ fn line(r: &RequestRecord) -> AccessLine<'_> {
         proxy_status: r.proxy_status.as_deref(),
         remote: &r.remote,
         user_agent: &r.user_agent,
+        guard: r.guard.as_deref(),
+        prompt: r.prompt_log.as_ref().map(|p| p.redacted.as_str()),
+        prompt_length: r.prompt_log.as_ref().map(|p| p.length),
+        prompt_hash: r.prompt_log.as_ref().map(|p| p.hash.as_str()),
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use shared::config::{Problems, Validate, duration, index, join};
 
+use crate::guard::GuardConfig;
 use crate::pick::{ModelConfig, PickerConfig, Weights};
 
 /// The proxy, the picker and the access log.
@@ -38,6 +39,8 @@ pub struct Config {
     pub access_log_errors: bool,
     /// Append access-log lines to this file instead of standard output.
     pub access_log_path: Option<PathBuf>,
+    /// Prompt and response safety checks.
+    pub guard: GuardConfig,
 }
 
 /// Which picker routes.
@@ -65,6 +68,7 @@ impl Default for Config {
             access_log_sample_rate: 1_000_000,
             access_log_errors: true,
             access_log_path: None,
+            guard: GuardConfig::default(),
         }
     }
 }
@@ -109,6 +113,7 @@ impl Validate for Config {
                 );
             }
         }
+        self.guard.validate(&join(path, "guard"), problems);
         if let Err(e) = crate::pick::Picker::new(self.picker_config()) {
             problems.push(path, e.to_string());
         }

@@ -4,6 +4,7 @@
 //!
 //! # Layout
 //! - `config.rs`: the `router:` section.
+//! - `guard/`: prompt and response safety checks (Model-Armor-shaped).
 //! - `pick/`: the pure picker (filters, scorers, prefix affinity, target split,
 //!   shedding) and the round-robin baseline.
 //! - `proxy/`: the HTTP/1.1 + h2c proxy (streaming, retries, errors, records).
@@ -14,6 +15,7 @@
 
 mod access_log;
 mod config;
+pub mod guard;
 mod observe;
 pub mod pick;
 pub mod proxy;
@@ -47,6 +49,9 @@ pub enum Error {
     /// The access log's file cannot be opened.
     #[error(transparent)]
     AccessLog(#[from] access_log::OpenError),
+    /// A guard chain cannot be built (caught by validation first).
+    #[error(transparent)]
+    Guard(#[from] guard::GuardError),
     /// The picker's config is wrong (caught by validation first).
     #[error("router picker: {0}")]
     Picker(#[from] pick::ConfigError),
@@ -81,6 +86,10 @@ pub async fn run(
             max_body_bytes: config.max_body_bytes as usize,
             timeout: config.timeout,
             connect_timeout: config.connect_timeout,
+            guard: (!config.guard.chains.is_empty())
+                .then(|| guard::Guard::new(&config.guard, &deps.metrics))
+                .transpose()?
+                .map(Arc::new),
         },
         routing.clone(),
         stop.1,

@@ -165,6 +165,6 @@ fn event(r: &RequestRecord, pool: &str) -> RequestEvent {
         request_bytes: r.request_bytes,
         response_bytes: r.response_bytes,
         criticality: criticality(r.criticality),
-        guard: "allowed".to_owned(),
+        guard: r.guard.clone().unwrap_or_else(|| "unchecked".to_owned()),
     }
 }

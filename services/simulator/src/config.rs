@@ -73,6 +73,9 @@ pub struct ServerSpec {
     pub legacy_kv_metric: bool,
     /// Also serve DCGM-exporter-style GPU metrics on `/dcgm/metrics`.
     pub dcgm: bool,
+    /// Answer with the prompt's text, four bytes per token, over and over
+    /// (llm-d-inference-sim's echo mode): what passes through can be chosen.
+    pub echo: bool,
 }
 
 impl Default for ServerSpec {
@@ -90,6 +93,7 @@ impl Default for ServerSpec {
             decode_step_full_batch: Duration::from_millis(20),
             legacy_kv_metric: false,
             dcgm: true,
+            echo: false,
         }
     }
 }

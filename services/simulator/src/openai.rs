@@ -139,9 +139,19 @@ pub struct Head {
     pub created: u64,
     /// The model as requested.
     pub model: String,
+    /// The prompt, when the server echoes it instead of generating words.
+    pub echo: Option<String>,
 }
 
 impl Head {
+    /// The text of generated token `index`.
+    pub fn piece(&self, index: u32) -> &str {
+        match &self.echo {
+            Some(prompt) => crate::tokens::echoed(prompt, index),
+            None => crate::tokens::text(index),
+        }
+    }
+
     fn object(&self, chunk: bool) -> &'static str {
         match (self.api, chunk) {
             (Api::Completions, _) => "text_completion",

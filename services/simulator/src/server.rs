@@ -322,6 +322,7 @@ async fn serve(pod: Arc<Pod>, job: Job) -> Response {
         id: format!("{prefix}-{}-{id}", pod.name),
         created: unix_now() as u64,
         model: job.model,
+        echo: lock(&pod.engine).spec().echo.then_some(job.prompt),
     };
     let finish = if job.stops { "stop" } else { "length" };
     let mut guard = AbortOnDrop {
@@ -335,7 +336,7 @@ async fn serve(pod: Arc<Pod>, job: Job) -> Response {
     let mut text = String::new();
     while let Some(o) = rx.recv().await {
         match o {
-            Output::Token { index, .. } => text.push_str(tokens::text(index)),
+            Output::Token { index, .. } => text.push_str(head.piece(index)),
             Output::Finished {
                 prompt_tokens,
                 completion_tokens,
@@ -397,7 +398,7 @@ fn sse(
             }
             match s.rx.recv().await {
                 Some(Output::Token { index, .. }) => {
-                    let chunk = s.head.chunk(tokens::text(index), s.first, None);
+                    let chunk = s.head.chunk(s.head.piece(index), s.first, None);
                     s.first = false;
                     s.pending.push_back(event(&chunk));
                 }

@@ -331,3 +331,18 @@ fn an_abort_frees_blocks_and_counts() {
     e.advance(ms(10_000));
     assert_eq!(e.next_wakeup(), None);
 }
+
+#[test]
+fn echo_pieces_rebuild_the_prompt_and_cycle() {
+    for prompt in ["card 4111 1111 1111 1111 now", "héllo wörld ✓", "ab"] {
+        let pieces = prompt.len().div_ceil(crate::tokens::BYTES_PER_TOKEN) as u32;
+        let once: String = (0..pieces)
+            .map(|i| crate::tokens::echoed(prompt, i))
+            .collect();
+        assert_eq!(once, prompt);
+        assert_eq!(
+            crate::tokens::echoed(prompt, pieces),
+            crate::tokens::echoed(prompt, 0)
+        );
+    }
+}

@@ -24,3 +24,21 @@ const WORDS: [&str; 8] = [
 pub fn text(index: u32) -> &'static str {
     WORDS[index as usize % WORDS.len()]
 }
+
+/// Echo mode's token `index`: the prompt's `index`-th piece of four bytes (cut on
+/// character boundaries, so pieces partition it), cycling over the prompt.
+pub fn echoed(prompt: &str, index: u32) -> &str {
+    if prompt.is_empty() {
+        return text(index);
+    }
+    let pieces = prompt.len().div_ceil(BYTES_PER_TOKEN);
+    let i = index as usize % pieces;
+    let boundary = |mut at: usize| {
+        at = at.min(prompt.len());
+        while !prompt.is_char_boundary(at) {
+            at += 1;
+        }
+        at
+    };
+    &prompt[boundary(i * BYTES_PER_TOKEN)..boundary((i + 1) * BYTES_PER_TOKEN)]
+}

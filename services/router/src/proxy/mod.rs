@@ -13,6 +13,7 @@
 //! - `errors.rs`: OpenAI-style error bodies and RFC 9209 `Proxy-Status` values.
 
 mod errors;
+mod guarded;
 mod record;
 mod request;
 mod server;

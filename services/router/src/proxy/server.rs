@@ -21,6 +21,7 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::errors::{ApiError, ProxyBody, json_response};
+use super::guarded::{self, Checked};
 use super::record::Tracker;
 use super::request::{self, ParsedBody};
 use super::stream::{Meter, PassThrough};
@@ -245,6 +246,11 @@ async fn proxy(state: &State, mut tracker: Tracker, req: Request<Incoming>) -> R
         Err(err) => return fail(tracker, err),
     };
     tracker.record.model.clone_from(&parsed.model);
+    let guard = state.config.guard.as_ref();
+    let chain = match guarded::prompt(guard, &parts, &parsed, &mut tracker.record).await {
+        Ok(chain) => chain,
+        Err(err) => return fail(tracker, err),
+    };
     let decision = state.router.route(&RouteRequest {
         path: parts.uri.path(),
         model: &parsed.model,
@@ -307,8 +313,37 @@ async fn proxy(state: &State, mut tracker: Tracker, req: Request<Incoming>) -> R
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let meter = Meter::new(content_type);
+    let streamed = content_type.starts_with("text/event-stream");
     let sleep = Box::pin(tokio::time::sleep_until(deadline));
-    let body = PassThrough::new(body, sleep, meter, answer.in_flight, tracker).boxed();
+    let checked = if streamed || !head.status.is_success() {
+        Checked::Upstream(body)
+    } else {
+        let check = guarded::whole(guard, chain, body, &mut tracker.record);
+        match tokio::time::timeout_at(deadline, check).await {
+            Ok(Ok(checked)) => checked,
+            Ok(Err(err)) => return fail(tracker, err),
+            Err(_) => {
+                let err = ApiError::upstream(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "http_response_timeout",
+                    "no whole response before the request timeout",
+                );
+                return fail(tracker, err);
+            }
+        }
+    };
+    let in_flight = answer.in_flight;
+    let body = match checked {
+        Checked::Whole(bytes) => {
+            head.headers.remove(CONTENT_LENGTH);
+            let whole = http_body_util::Full::new(bytes);
+            PassThrough::new(whole, sleep, meter, in_flight, tracker, None).boxed()
+        }
+        Checked::Upstream(body) => {
+            let sse = streamed.then(|| guarded::stream(guard, chain)).flatten();
+            PassThrough::new(body, sleep, meter, in_flight, tracker, sse).boxed()
+        }
+    };
     let mut response = Response::new(body);
     *response.status_mut() = head.status;
     *response.headers_mut() = head.headers;

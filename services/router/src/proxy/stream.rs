@@ -1,19 +1,22 @@
 //! The pass-through response body: forwards upstream frames one by one and,
 //! on the way, measures TTFT and bytes, counts tokens (SSE `data:` events or
 //! the JSON `usage`), enforces the request deadline, and notices the client
-//! going away (the body is dropped before its end).
+//! going away (the body is dropped before its end). Under the guard, streamed
+//! events pass only once checked.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::body::{Body, Frame, SizeHint};
 use serde_json::Value;
 use tokio::time::Sleep;
 
 use super::errors::{BoxError, proxy_status};
+use super::guarded::note;
 use super::record::{CLIENT_CLOSED, InFlight, Tracker};
 use super::types::RequestRecord;
+use crate::guard::{SseGuard, Step};
 
 /// Most bytes of a JSON response kept to read its `usage` at the end.
 const JSON_CAP: usize = 4 << 20;
@@ -152,31 +155,39 @@ impl Meter {
     }
 }
 
-/// The client's response body, streaming the upstream one.
+/// The client's response body, streaming the upstream one (or the checked whole
+/// one), through the guard's [`SseGuard`] when a chain checks streamed responses.
 ///
 /// Field order is drop order: the upstream body goes first (cancelling the
 /// upstream request), then the in-flight slot, then the record is reported.
-pub(crate) struct PassThrough {
-    inner: Incoming,
+pub(crate) struct PassThrough<B: Body> {
+    inner: B,
     deadline: Pin<Box<Sleep>>,
     meter: Meter,
+    sse: Option<SseGuard>,
     ended: bool,
     _in_flight: InFlight,
     tracker: Tracker,
 }
 
-impl PassThrough {
+impl<B> PassThrough<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
     pub fn new(
-        inner: Incoming,
+        inner: B,
         deadline: Pin<Box<Sleep>>,
         meter: Meter,
         in_flight: InFlight,
         tracker: Tracker,
+        sse: Option<SseGuard>,
     ) -> Self {
         Self {
             inner,
             deadline,
             meter,
+            sse,
             ended: false,
             _in_flight: in_flight,
             tracker,
@@ -189,9 +200,27 @@ impl PassThrough {
         record.error_code = Some(code.to_owned());
         record.proxy_status = Some(proxy_status(error_type, Some(details), None));
     }
+
+    /// What the guard lets through of `step`; `None` when nothing is to be sent yet.
+    fn guarded(&mut self, step: Step) -> Option<Bytes> {
+        match step {
+            Step::Pass(bytes) => (!bytes.is_empty()).then_some(bytes),
+            Step::Cut { send, outcome } => {
+                self.ended = true;
+                let record = &mut self.tracker.record;
+                note(record, &outcome);
+                record.error_code = Some("content_blocked".to_owned());
+                Some(send)
+            }
+        }
+    }
 }
 
-impl Body for PassThrough {
+impl<B> Body for PassThrough<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
     type Data = Bytes;
     type Error = BoxError;
 
@@ -200,53 +229,72 @@ impl Body for PassThrough {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
-        if this.ended {
-            return Poll::Ready(None);
-        }
-        // Checked first so that a steadily streaming upstream is cut too.
-        if this.deadline.as_mut().poll(cx).is_ready() {
-            this.fail(
-                "timeout",
-                "http_response_timeout",
-                "request timeout mid-stream",
-            );
-            return Poll::Ready(Some(Err("request timed out mid-stream".into())));
-        }
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref().filter(|d| !d.is_empty()) {
-                    let elapsed = this.tracker.started().elapsed();
-                    let record = &mut this.tracker.record;
-                    record.ttft_seconds.get_or_insert(elapsed.as_secs_f64());
-                    record.response_bytes += data.len() as u64;
-                    this.meter.observe(data);
+        loop {
+            if this.ended {
+                return Poll::Ready(None);
+            }
+            // Checked first so that a steadily streaming upstream is cut too.
+            if this.deadline.as_mut().poll(cx).is_ready() {
+                this.fail(
+                    "timeout",
+                    "http_response_timeout",
+                    "request timeout mid-stream",
+                );
+                return Poll::Ready(Some(Err("request timed out mid-stream".into())));
+            }
+            let frame = match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => frame,
+                Poll::Ready(Some(Err(e))) => {
+                    let e: BoxError = e.into();
+                    this.fail("upstream_error", "http_protocol_error", &e.to_string());
+                    return Poll::Ready(Some(Err(e)));
                 }
-                Poll::Ready(Some(Ok(frame)))
+                Poll::Ready(None) => {
+                    let rest = this.sse.as_mut().map(SseGuard::end);
+                    let rest = rest.and_then(|step| this.guarded(step));
+                    if !this.ended
+                        && let Some(sse) = &this.sse
+                    {
+                        note(&mut this.tracker.record, &sse.finish());
+                    }
+                    this.ended = true;
+                    return Poll::Ready(rest.map(|bytes| Ok(Frame::data(bytes))));
+                }
+                Poll::Pending => return Poll::Pending,
+            };
+            let Some(data) = frame.data_ref().filter(|d| !d.is_empty()) else {
+                return Poll::Ready(Some(Ok(frame)));
+            };
+            let elapsed = this.tracker.started().elapsed();
+            let record = &mut this.tracker.record;
+            record.ttft_seconds.get_or_insert(elapsed.as_secs_f64());
+            record.response_bytes += data.len() as u64;
+            this.meter.observe(data);
+            let Some(step) = this.sse.as_mut().map(|sse| sse.feed(data)) else {
+                return Poll::Ready(Some(Ok(frame)));
+            };
+            if let Some(bytes) = this.guarded(step) {
+                return Poll::Ready(Some(Ok(Frame::data(bytes))));
             }
-            Poll::Ready(Some(Err(e))) => {
-                this.fail("upstream_error", "http_protocol_error", &e.to_string());
-                Poll::Ready(Some(Err(Box::new(e))))
-            }
-            Poll::Ready(None) => {
-                this.ended = true;
-                Poll::Ready(None)
-            }
-            Poll::Pending => Poll::Pending,
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.ended || self.inner.is_end_stream()
+        self.ended || (self.sse.is_none() && self.inner.is_end_stream())
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        if self.sse.is_some() {
+            SizeHint::default()
+        } else {
+            self.inner.size_hint()
+        }
     }
 }
 
-impl Drop for PassThrough {
+impl<B: Body> Drop for PassThrough<B> {
     fn drop(&mut self) {
-        let complete = self.ended || self.inner.is_end_stream();
+        let complete = self.ended || (self.sse.is_none() && self.inner.is_end_stream());
         let record = &mut self.tracker.record;
         if !complete {
             record.status = CLIENT_CLOSED;

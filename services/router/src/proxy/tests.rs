@@ -245,6 +245,7 @@ impl Proxy {
             max_body_bytes: 1024,
             timeout,
             connect_timeout: Duration::from_secs(1),
+            guard: None,
         };
         let handle = serve(config, router, async {
             let _ = stopped.await;

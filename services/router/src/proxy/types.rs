@@ -64,6 +64,23 @@ pub struct RequestRecord {
     pub retried: bool,
     pub remote: String,
     pub user_agent: String,
+    /// The guard's verdict (`allowed`, `blocked:card_number`, …); `None` when no
+    /// chain matched or there is no guard.
+    pub guard: Option<String>,
+    /// The prompt for the access log, redacted (only with `log_prompts`).
+    pub prompt_log: Option<LoggedPrompt>,
+}
+
+/// A prompt as the access log may show it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoggedPrompt {
+    /// Everything the chain's filters find, replaced by `[REDACTED:<filter>]`.
+    pub redacted: String,
+    /// Bytes of the original.
+    pub length: usize,
+    /// FNV-1a 64 of the original, hex: equal prompts can be told apart without
+    /// being shown.
+    pub hash: String,
 }
 
 /// The routing module, as the proxy uses it.
@@ -90,6 +107,8 @@ pub struct ProxyConfig {
     pub timeout: Duration,
     /// Limit for opening one upstream connection.
     pub connect_timeout: Duration,
+    /// Prompt and response checks, when configured.
+    pub guard: Option<std::sync::Arc<crate::guard::Guard>>,
 }
 
 /// Errors of [`crate::proxy::serve`].

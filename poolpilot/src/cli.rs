@@ -37,6 +37,9 @@ pub enum Command {
     /// Check or unit-test Prometheus rule files, as promtool does.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Try the router's guard policy on text before turning it on.
+    #[command(subcommand)]
+    Guard(GuardCommand),
     /// Validate a config file and print every problem with its file:line:column.
     Check {
         /// poolpilot.yaml.
@@ -61,7 +64,11 @@ impl Command {
             }) => return None,
             Command::Router(a) => (Part::Router, a),
             Command::Simulate(a) => (Part::Simulator, &a.common),
-            Command::Up(_) | Command::Load(_) | Command::Rules(_) | Command::Check { .. } => {
+            Command::Up(_)
+            | Command::Load(_)
+            | Command::Rules(_)
+            | Command::Guard(_)
+            | Command::Check { .. } => {
                 return None;
             }
         })
@@ -83,6 +90,25 @@ pub enum RulesCommand {
         /// Test files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+}
+
+/// `poolpilot guard …`.
+#[derive(Debug, Subcommand)]
+pub enum GuardCommand {
+    /// Read JSON lines `{"id", "text"}` on stdin; write `{"id", "verdict":
+    /// "allow"|"block", "findings": [{"filter", "start", "end", "confidence"}]}` per
+    /// line, by a chain's local filters (the external checker is not called).
+    Scan {
+        /// poolpilot.yaml with a `router.guard` section.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The chain to use; the first one when absent.
+        #[arg(long)]
+        chain: Option<String>,
+        /// Check as responses rather than prompts (the chain must check responses).
+        #[arg(long)]
+        response: bool,
     },
 }
 

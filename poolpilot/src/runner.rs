@@ -18,7 +18,7 @@ use simulator::Fleet;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{RulesCommand, ScalerArgs, ScalerCommand};
+use crate::cli::{GuardCommand, RulesCommand, ScalerArgs, ScalerCommand};
 use crate::{Cli, Command, Config, Part, PartArgs};
 
 /// Runs what the command line asks for until SIGTERM/SIGINT or a part fails.
@@ -38,6 +38,30 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Check { config } => check(&config),
         Command::Rules(command) => rules(command),
+        Command::Guard(GuardCommand::Scan {
+            config,
+            chain,
+            response,
+        }) => {
+            let config = shared::config::load::<Config>(&config).map_err(|e| anyhow!("{e}"))?;
+            let event = if response {
+                router::guard::GuardEvent::Response
+            } else {
+                router::guard::GuardEvent::Prompt
+            };
+            let summary = router::guard::scan(
+                &config.router.guard,
+                chain.as_deref(),
+                event,
+                std::io::stdin().lock(),
+                std::io::stdout().lock(),
+            )?;
+            eprintln!(
+                "{} scanned, {} would be blocked",
+                summary.scanned, summary.blocked
+            );
+            Ok(())
+        }
         Command::Scaler(ScalerArgs {
             command:
                 Some(ScalerCommand::Replay {

@@ -9,6 +9,7 @@ mod alerts;
 mod bus;
 mod compose;
 mod config;
+mod guard;
 mod infra;
 mod kube;
 mod prometheus;

@@ -15,7 +15,7 @@ use shared::wire::{PodSamples, RequestEvent, Topic};
 
 const WAIT: Duration = Duration::from_secs(60);
 
-fn model() -> String {
+pub(crate) fn model() -> String {
     simulator::Config::default().server.model
 }
 
@@ -23,10 +23,10 @@ async fn setup(servers: u32) -> Setup {
     setup_with(servers, Duration::from_millis(100), Duration::from_secs(2)).await
 }
 
-struct Setup {
-    running: poolpilot::Running,
-    base: String,
-    fleet: std::sync::Arc<simulator::Fleet>,
+pub(crate) struct Setup {
+    pub running: poolpilot::Running,
+    pub base: String,
+    pub fleet: std::sync::Arc<simulator::Fleet>,
 }
 
 impl Setup {
@@ -68,13 +68,23 @@ async fn setup_with(servers: u32, scrape: Duration, freshness: Duration) -> Setu
 }
 
 /// As [`setup_with`], with the router's config adjusted by `tune`.
-async fn setup_tuned(
+pub(crate) async fn setup_tuned(
     servers: u32,
     scrape: Duration,
     freshness: Duration,
     tune: impl FnOnce(&mut router::Config),
 ) -> Setup {
-    let fleet = sim_fleet(servers).await;
+    setup_fleet(sim_fleet(servers).await, scrape, freshness, tune).await
+}
+
+/// As [`setup_tuned`], over `fleet`.
+pub(crate) async fn setup_fleet(
+    fleet: std::sync::Arc<simulator::Fleet>,
+    scrape: Duration,
+    freshness: Duration,
+    tune: impl FnOnce(&mut router::Config),
+) -> Setup {
+    let servers = fleet.pods().len();
     let mut config = Config::default();
     config.admin.listen = "127.0.0.1:0".parse().unwrap();
     config.scraper.interval = scrape;
@@ -264,11 +274,11 @@ async fn a_server_that_disappears_is_retried_elsewhere_without_a_client_error() 
     s.fleet.shutdown().await;
 }
 
-fn models(yaml: &str) -> Vec<router::pick::ModelConfig> {
+pub(crate) fn models(yaml: &str) -> Vec<router::pick::ModelConfig> {
     serde_saphyr::from_str(yaml).unwrap()
 }
 
-async fn complete(
+pub(crate) async fn complete(
     client: &reqwest::Client,
     base: &str,
     model: &str,

@@ -6,6 +6,9 @@
 //! - latency: one request outstanding, so the added time is the proxy's alone;
 //! - throughput: a closed loop with `--concurrency` outstanding, requests/s.
 //!
+//! A third router runs with the guard's default chain (prompts and responses checked
+//! by every local filter): the guard's cost, on vs. off.
+//!
 //! The servers answer fast (instant prefill, 1 ms decode steps, one output token, no
 //! streaming) so the
 //! proxies, not the servers, are what is measured.
@@ -52,6 +55,9 @@ enum Serve {
     ServeRouter {
         listen: SocketAddr,
         picker: String,
+        /// With the guard's default chain (prompt and response checks).
+        #[arg(long)]
+        guard: bool,
         servers: Vec<SocketAddr>,
     },
 }
@@ -97,6 +103,7 @@ async fn serve(what: Serve) {
         Serve::ServeRouter {
             listen,
             picker,
+            guard,
             servers,
         } => {
             let pods: Vec<PodInfo> = servers
@@ -119,6 +126,10 @@ async fn serve(what: Serve) {
             };
             config.router.access_log_sample_rate = 0;
             config.router.access_log_errors = false;
+            if guard {
+                config.router.guard =
+                    serde_saphyr::from_str("chains:\n  - name: default\n").unwrap();
+            }
             let running = start(&[Part::Scraper, Part::Router], validate(config).unwrap())
                 .await
                 .unwrap();
@@ -151,13 +162,16 @@ fn spawn_fleet(servers: u32) -> (Kid, Vec<SocketAddr>) {
     (Kid(child), addrs)
 }
 
-fn spawn_router(picker: &str, servers: &[SocketAddr]) -> (Kid, String) {
+fn spawn_router(picker: &str, guard: bool, servers: &[SocketAddr]) -> (Kid, String) {
     let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let mut args = vec![
         "serve-router".to_owned(),
         listen.to_string(),
         picker.to_owned(),
     ];
+    if guard {
+        args.push("--guard".to_owned());
+    }
     args.extend(servers.iter().map(ToString::to_string));
     let child = Command::new(this_binary())
         .args(args)
@@ -258,10 +272,11 @@ async fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let (_fleet, servers) = spawn_fleet(args.servers);
     let direct = format!("http://{}", servers[0]);
-    let (_epp, epp) = spawn_router("endpoint_picker", &servers);
-    let (_rr, rr) = spawn_router("round_robin", &servers);
+    let (_epp, epp) = spawn_router("endpoint_picker", false, &servers);
+    let (_rr, rr) = spawn_router("round_robin", false, &servers);
+    let (_guarded, guarded) = spawn_router("endpoint_picker", true, &servers);
     let (_nginx, nginx) = spawn_nginx(&dir, &servers);
-    for url in [&direct, &epp, &rr, &nginx] {
+    for url in [&direct, &epp, &rr, &guarded, &nginx] {
         until_serving(url).await;
     }
     println!(
@@ -273,11 +288,13 @@ async fn main() {
     let base = load(&direct, 1, args.seconds).await;
     row("direct (server 0)", &base);
     let mut added = Vec::new();
-    for (name, url) in [
+    let proxies = [
         ("router, endpoint picker", &epp),
         ("router, round-robin", &rr),
+        ("router, picker + guard", &guarded),
         ("nginx, round-robin", &nginx),
-    ] {
+    ];
+    for (name, url) in proxies {
         let r = load(url, 1, args.seconds).await;
         row(name, &r);
         added.push((
@@ -296,19 +313,17 @@ async fn main() {
 
     println!("-- throughput, {} outstanding", args.concurrency);
     let mut rates = Vec::new();
-    for (name, url) in [
-        ("router, endpoint picker", &epp),
-        ("router, round-robin", &rr),
-        ("nginx, round-robin", &nginx),
-    ] {
+    for (name, url) in proxies {
         let r = load(url, args.concurrency, args.seconds).await;
         row(name, &r);
         rates.push(r.requests_per_second);
     }
     println!(
-        "router/nginx requests/s: endpoint picker {:.2}×, round-robin {:.2}×",
-        rates[0] / rates[2],
-        rates[1] / rates[2]
+        "router/nginx requests/s: endpoint picker {:.2}×, round-robin {:.2}×, picker + guard {:.2}×; guard on/off {:.2}×",
+        rates[0] / rates[3],
+        rates[1] / rates[3],
+        rates[2] / rates[3],
+        rates[2] / rates[0],
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -16,6 +16,7 @@
 //!   injection, invisible Unicode, URL deny lists, custom regexes), streaming
 //!   scanner and redaction.
 //! - `events.rs`: `poolpilot_guard_*` metrics.
+//! - `scan.rs`: `poolpilot guard scan` (a policy tried on JSON lines).
 //!
 //! **Invariant:** no log line, metric label, event or error body carries the
 //! matched text: only filter names (and, with `log_prompts`, a redacted prompt).
@@ -26,10 +27,12 @@ mod core;
 pub mod detect;
 mod events;
 mod matcher;
+mod scan;
 mod sse;
 
 pub use armor::{Armor, ArmorConfig, ArmorError, Event, Verdict};
 pub use config::{ChainConfig, Enforcement, GuardConfig, GuardEvent, TemplateConfig};
 pub use core::{Action, Guard, GuardError, Outcome, ResponseStream};
 pub use matcher::{MatchError, Matcher, RequestView};
+pub use scan::{ScanError, Summary, scan};
 pub use sse::{SseGuard, Step, response_text};

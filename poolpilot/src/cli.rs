@@ -37,6 +37,16 @@ pub enum Command {
     /// Check or unit-test Prometheus rule files, as promtool does.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Turn the seed's kinds of manifests (HorizontalPodAutoscaler, GCPTrafficExtension,
+    /// GCPBackendPolicy, Prometheus rules) into poolpilot.yaml sections, with notes.
+    Import {
+        /// Manifest files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     /// Try the router's guard policy on text before turning it on.
     #[command(subcommand)]
     Guard(GuardCommand),
@@ -68,6 +78,7 @@ impl Command {
             | Command::Load(_)
             | Command::Rules(_)
             | Command::Guard(_)
+            | Command::Import { .. }
             | Command::Check { .. } => {
                 return None;
             }
@@ -173,6 +184,39 @@ pub struct UpArgs {
     /// Use Kafka at these brokers instead of the embedded bus.
     #[arg(long, value_name = "BROKERS")]
     pub kafka: Option<String>,
+    /// Load to send through the router: `demo` (a ramp past the pool's capacity, a
+    /// plateau, a fall; about 3 minutes) or `none`.
+    #[arg(long, value_enum, default_value_t = LoadProfile::Demo)]
+    pub load: LoadProfile,
+    /// Real model servers (base URLs or /metrics URLs) instead of the simulated
+    /// pool; nothing is scaled then.
+    #[arg(long = "target", value_name = "URL")]
+    pub targets: Vec<String>,
+    /// Stop after this long (e.g. `4m`) instead of on Ctrl-C.
+    #[arg(long, value_name = "D", value_parser = shared::config::duration::parse)]
+    pub duration: Option<std::time::Duration>,
+    /// Write a JSON summary here when stopping: scale events, alert transitions,
+    /// latency percentiles, the per-second series.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// No terminal table and no web page (for scripts).
+    #[arg(long)]
+    pub no_ui: bool,
+    /// Where the live web page is served.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8090")]
+    pub ui_listen: SocketAddr,
+    /// Serve the router here instead of router.listen.
+    #[arg(long, value_name = "ADDR")]
+    pub router_listen: Option<SocketAddr>,
+}
+
+/// `--load` of `poolpilot up`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LoadProfile {
+    /// Ramp, plateau, fall.
+    Demo,
+    /// No load: send your own to the router.
+    None,
 }
 
 /// The parts one process can run.

@@ -10,8 +10,10 @@
 
 mod cli;
 mod config;
+pub mod import;
 pub mod local;
 mod runner;
+pub mod up;
 
 pub use cli::{
     Cli, Command, Part, PartArgs, RulesCommand, ScalerArgs, ScalerCommand, SimulateArgs, UpArgs,

@@ -61,12 +61,47 @@ impl scaler::ScaleTarget for FleetTarget {
                     message: e.to_string(),
                 })?;
             }
+            // As a Deployment does: the pod is gone from the set at once and drains in
+            // the background.
             while self.0.pods().len() > replicas as usize {
-                if self.0.remove_newest().await.is_none() {
+                let Some((_, stopped)) = self.0.stop_newest() else {
                     break;
-                }
+                };
+                tokio::spawn(stopped);
             }
             Ok(())
         })
     }
+}
+
+/// The fleet's servers as scrape targets of pool `index` whenever they change
+/// (checked every 200 ms), until `stop`: the scraper follows the scaler's additions
+/// and removals as it follows an InferencePool's pods.
+pub fn follow_fleet(
+    fleet: std::sync::Arc<simulator::Fleet>,
+    index: usize,
+    name: String,
+    stop: tokio_util::sync::CancellationToken,
+) -> scraper::TargetChanges {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut last = Vec::new();
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            let pods = fleet.pods();
+            if pods == last {
+                continue;
+            }
+            let targets = scrape_pool(&name, &name, &pods).targets;
+            if tx.send((index, targets)).is_err() {
+                break;
+            }
+            last = pods;
+        }
+    });
+    rx
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use shared::Deps;
-use shared::bus::{BusKind, TopicSpec};
+use shared::bus::TopicSpec;
 use shared::config::{ConfigError, Validated, validate};
 use shared::telemetry::serve_admin;
 use shared::wire::Topic;
@@ -38,6 +38,18 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Check { config } => check(&config),
         Command::Rules(command) => rules(command),
+        Command::Import { files, output } => {
+            let imported = crate::import::Imported::read(&files)?;
+            for s in &imported.skipped {
+                eprintln!("poolpilot import: skipped {s}");
+            }
+            match output {
+                Some(path) => std::fs::write(&path, imported.yaml())
+                    .with_context(|| format!("{}", path.display()))?,
+                None => print!("{}", imported.yaml()),
+            }
+            Ok(())
+        }
         Command::Guard(GuardCommand::Scan {
             config,
             chain,
@@ -98,15 +110,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Up(args) => {
-            let mut config = load(&args.common)?.into_inner();
-            if let Some(brokers) = args.kafka {
-                config.bus.kind = BusKind::Kafka;
-                config.bus.kafka.brokers = brokers;
-            }
-            let config = validate(config).map_err(|e| anyhow!("{e}"))?;
-            start_and_wait(&Part::ALL, config).await
-        }
+        Command::Up(args) => crate::up::run(args).await,
         Command::Simulate(args) => {
             let mut config = load(&args.common)?.into_inner();
             if let Some(n) = args.servers {
@@ -297,16 +301,42 @@ async fn run_part(
     stop: CancellationToken,
     fleet: Option<Arc<Fleet>>,
 ) -> anyhow::Result<()> {
-    let stopped = stop.cancelled_owned();
+    let stopped = stop.clone().cancelled_owned();
     match part {
-        Part::Scraper => scraper::run(validate(config.scraper.clone())?, deps, stopped).await?,
+        Part::Scraper => {
+            let follow = fleet.map(|fleet| {
+                let name = config.simulator.pool.clone();
+                crate::local::follow_fleet(fleet, 0, name, stop.child_token())
+            });
+            scraper::run_with(validate(config.scraper.clone())?, deps, follow, stopped).await?
+        }
         Part::Aggregator => {
             aggregator::run(validate(config.aggregator.clone())?, deps, stopped).await?
         }
         Part::AlertEvaluator => {
             alert_evaluator::run(validate(config.alert_evaluator.clone())?, deps, stopped).await?
         }
-        Part::Scaler => scaler::run(validate(config.scaler.clone())?, deps, stopped).await?,
+        Part::Scaler => match fleet {
+            Some(fleet) => {
+                let pools = config
+                    .scaler
+                    .pools
+                    .iter()
+                    .map(|p| {
+                        anyhow::ensure!(
+                            p.pool == config.simulator.pool,
+                            "scaler.pools: {} is not the simulated pool {}; with a simulated fleet only it can be scaled",
+                            p.pool,
+                            config.simulator.pool
+                        );
+                        let target = Box::new(crate::local::FleetTarget(fleet.clone()));
+                        scaler::Pool::new(p.clone(), target).map_err(anyhow::Error::from)
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                scaler::run_with(validate(config.scaler.clone())?, pools, deps, stopped).await?
+            }
+            None => scaler::run(validate(config.scaler.clone())?, deps, stopped).await?,
+        },
         Part::Router => router::run(validate(config.router.clone())?, deps, stopped).await?,
         Part::Simulator => match fleet {
             Some(fleet) => simulator::serve(fleet, deps, stopped).await?,

@@ -181,3 +181,76 @@ fn a_bad_hpa_spec_reports_every_problem_with_its_line() {
         .to_string();
     assert!(err.contains("0.70"), "{err}");
 }
+
+/// `poolpilot import` on the seed's manifests (placeholders filled) writes a config
+/// that `poolpilot check` accepts, with each mapping in it.
+#[test]
+fn the_seed_manifests_import_into_a_config_that_checks() {
+    let dir = std::env::temp_dir().join(poolpilot_tests::unique("import"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let files: Vec<std::path::PathBuf> = [
+        "hpa.yaml",
+        "gcp-traffic-extension.yaml",
+        "logging-backend-policy.yaml",
+        "alerts.yaml",
+    ]
+    .iter()
+    .map(|f| {
+        let text = std::fs::read_to_string(poolpilot_tests::shared_dir().join("seed").join(f))
+            .unwrap()
+            .replace("INFERENCE_POOL_NAMESPACE", "models")
+            .replace("INFERENCE_POOL_NAME", "llama3")
+            .replace("MIN_REPLICAS", "1")
+            .replace("MAX_REPLICAS", "10")
+            .replace("TARGET_VALUE", "\"0.7\"")
+            .replace("CLUSTER_NAME", "dev")
+            .replace("NAMESPACE_NAME", "models")
+            .replace("GATEWAY_NAME", "gateway")
+            .replace(
+                "MODEL_ARMOR_TEMPLATE_NAME",
+                "projects/p/locations/us-central1/templates/t",
+            );
+        let path = dir.join(f);
+        std::fs::write(&path, text).unwrap();
+        path
+    })
+    .collect();
+    let out = dir.join("poolpilot.yaml");
+    let status = std::process::Command::new(poolpilot_tests::binary())
+        .arg("import")
+        .args(&files)
+        .arg("--output")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let check = std::process::Command::new(poolpilot_tests::binary())
+        .args(["check", "--config"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{said}");
+    assert!(said.contains("the stock HPA with this spec"), "{said}");
+    let config = shared::config::load::<Config>(&out).unwrap().into_inner();
+    assert_eq!(config.scaler.pools[0].pool, "llama3");
+    assert_eq!(config.scaler.pools[0].namespace, "models");
+    assert_eq!(config.router.access_log_sample_rate, 500_000);
+    let chain = &config.router.guard.chains[0];
+    assert_eq!(chain.name, "my-model-armor-chain1");
+    assert_eq!(chain.match_condition, [r#"request.path.startsWith("/")"#]);
+    assert_eq!(chain.timeout, std::time::Duration::from_secs(1));
+    assert!(
+        chain
+            .template
+            .external
+            .as_ref()
+            .unwrap()
+            .url
+            .ends_with("/v1/projects/p/locations/us-central1/templates/t")
+    );
+    assert_eq!(config.alert_evaluator.rule_files.len(), 1);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("DESIGN §1"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

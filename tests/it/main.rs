@@ -21,4 +21,5 @@ mod scale;
 mod scraper;
 mod simulator;
 mod traces;
+mod ui;
 mod up;

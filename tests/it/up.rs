@@ -135,3 +135,117 @@ fn check_prints_every_problem_and_fails() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// The README's first command, unattended: `poolpilot up --duration … --report …` on
+/// the demo. The report shows the loop closing, in order: the KV cache rises past
+/// the scaler's target, servers are added (each with its reason), the seed's KV-cache
+/// alert goes pending then firing (the demo shortens its `for:` to 15 s), the load
+/// falls, the alert resolves, latency recovers, and after the 30 s window servers are
+/// removed again.
+#[test]
+fn up_closes_the_loop_in_order() {
+    let dir = std::env::temp_dir().join(poolpilot_tests::unique("up-report"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let report = dir.join("report.json");
+    let status = std::process::Command::new(binary())
+        .args(["up", "--duration", "200s", "--no-ui", "--report"])
+        .arg(&report)
+        .args(["--admin-listen", &format!("127.0.0.1:{}", free_port())])
+        .args(["--router-listen", &format!("127.0.0.1:{}", free_port())])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "poolpilot up exited with {status}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let at = |v: &serde_json::Value| v["offset_seconds"].as_f64().unwrap();
+    let series = &r["series"]["sim"];
+    let points = |name: &str| -> Vec<Option<f64>> {
+        series[name]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(serde_json::Value::as_f64)
+            .collect()
+    };
+    let kv = points("kv_cache");
+    let start = r["started"].as_str().unwrap();
+    let t0 = chrono::DateTime::parse_from_rfc3339(start)
+        .unwrap()
+        .timestamp();
+    let times: Vec<i64> = series["t"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_i64().unwrap() - t0)
+        .collect();
+    let first_kv_above = |x: f64| {
+        kv.iter()
+            .zip(&times)
+            .find(|(v, _)| v.is_some_and(|v| v > x))
+            .map(|(_, &t)| t as f64)
+    };
+
+    let events = r["scale_events"].as_array().unwrap();
+    let ups: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["to"].as_u64() > e["from"].as_u64())
+        .collect();
+    let downs: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["to"].as_u64() < e["from"].as_u64())
+        .collect();
+    assert!(!ups.is_empty(), "no scale-up: {events:?}");
+    assert!(!downs.is_empty(), "no scale-down: {events:?}");
+    for e in events {
+        assert!(e["patched"].as_bool().unwrap(), "{e}");
+        assert!(e["reason"].as_str().unwrap().contains("kv"), "{e}");
+    }
+    let first_up = at(ups[0]);
+    let above_target = first_kv_above(0.6).expect("the KV cache never passed the target");
+    assert!(
+        above_target <= first_up + 1.0,
+        "scaled at {first_up}s before the KV passed 0.6 at {above_target}s"
+    );
+
+    let alerts = r["alerts"].as_array().unwrap();
+    let kv_alert = |to: &str| {
+        alerts
+            .iter()
+            .find(|a| a["alertname"] == "HighInferencePoolAvgKVCacheUtilization" && a["to"] == to)
+            .map(at)
+    };
+    let pending = kv_alert("pending").expect("the KV alert never went pending");
+    let firing = kv_alert("firing").expect("the KV alert never fired");
+    let resolved = kv_alert("resolved").expect("the KV alert never resolved");
+    assert!(first_kv_above(0.9).is_some_and(|t| t <= pending + 1.0));
+    assert!(
+        pending < firing && firing - pending >= 14.0,
+        "pending {pending}s, firing {firing}s"
+    );
+    assert!(firing < resolved, "firing {firing}s, resolved {resolved}s");
+
+    let last_up = at(ups[ups.len() - 1]);
+    let first_down = at(downs[0]);
+    assert!(
+        last_up < first_down && resolved < first_down,
+        "ups {ups:?}, downs {downs:?}, resolved {resolved}s"
+    );
+
+    // Latency recovered: the last 20 s are well under the worst.
+    let p90: Vec<f64> = points("p90_latency_seconds")
+        .into_iter()
+        .flatten()
+        .collect();
+    let worst = p90.iter().copied().fold(0.0, f64::max);
+    let tail = &p90[p90.len().saturating_sub(20)..];
+    let recent = tail.iter().copied().fold(0.0, f64::max);
+    assert!(
+        recent < worst / 2.0,
+        "p90 worst {worst}s, last 20 s up to {recent}s"
+    );
+    assert!(r["requests"].as_u64().unwrap() > 500, "{}", r["requests"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -65,6 +65,20 @@ pub async fn run(
     deps: Deps,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Error> {
+    run_with(config, deps, None, shutdown).await
+}
+
+/// Targets of pool `index` (in config order) from now on, from a source other than
+/// Kubernetes (`poolpilot up`'s simulated fleet as it grows and shrinks).
+pub type TargetChanges = tokio::sync::mpsc::UnboundedReceiver<(usize, Vec<Target>)>;
+
+/// As [`run`], also following `external` target changes.
+pub async fn run_with(
+    config: Validated<Config>,
+    deps: Deps,
+    mut external: Option<TargetChanges>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), Error> {
     let config = config.into_inner();
     let ctx = Arc::new(task::Ctx {
         fetcher: Fetcher::new(config.timeout, config.max_body_bytes)?,
@@ -124,6 +138,12 @@ pub async fn run(
         tokio::select! {
             () = &mut shutdown => break,
             Some((i, targets)) = changes.recv() => loops.reconcile(i, targets, &stop),
+            Some((i, targets)) = async {
+                match external.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => loops.reconcile(i, targets, &stop),
         }
     }
     stop.cancel();

@@ -115,16 +115,27 @@ impl Fleet {
     /// Stops the newest pod, as a scale-down removes one; returns it, or `None` when
     /// the fleet is empty.
     pub async fn remove_newest(&self) -> Option<PodInfo> {
+        let (info, stopped) = self.stop_newest()?;
+        stopped.await;
+        Some(info)
+    }
+
+    /// Takes the newest pod out of the fleet at once and tells it to stop, as a
+    /// Deployment scaled down does; the returned future ends when it has stopped
+    /// (its in-flight requests drained).
+    pub fn stop_newest(&self) -> Option<(PodInfo, impl Future<Output = ()> + Send + 'static)> {
         let running = {
             let mut pods = lock(&self.pods);
             let last = *pods.keys().next_back()?;
             pods.remove(&last)?
         };
         running.stop.cancel();
-        // The driver stops with the server: requests still in flight end with 503.
-        let _ = running.task.await;
-        tracing::info!(pod = %running.info.name, "Simulated server stopped.");
-        Some(running.info)
+        let info = running.info.clone();
+        Some((info, async move {
+            // The driver stops with the server: requests still in flight end with 503.
+            let _ = running.task.await;
+            tracing::info!(pod = %running.info.name, "Simulated server stopped.");
+        }))
     }
 
     /// The running pods, oldest first.

@@ -54,8 +54,8 @@ async fn metrics(s: &Setup) -> String {
         .body
 }
 
-/// Completed requests the server has served.
-async fn served(s: &Setup) -> f64 {
+/// Completed requests the (first) server has served.
+pub(crate) async fn served(s: &Setup) -> f64 {
     let pod = s.fleet.pods()[0].clone();
     let page = http_get(pod.addr, "/metrics").await.unwrap().body;
     page.lines()

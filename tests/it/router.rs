@@ -546,7 +546,7 @@ async fn bad_bodies_get_openai_errors_and_reach_no_server() {
     let pod = s.fleet.pods()[0].clone();
     let server = s.fleet.pod(&pod.name).unwrap();
     let client = reqwest::Client::new();
-    let before = http_get(pod.addr, "/metrics").await.unwrap().body;
+    let before = crate::guard::served(&s).await;
     let post = |body: Vec<u8>| {
         client
             .post(format!("{}/v1/completions", s.base))
@@ -572,18 +572,8 @@ async fn bad_bodies_get_openai_errors_and_reach_no_server() {
         assert!(err["error"]["message"].is_string(), "{err}");
     }
     assert_eq!(server.load().0, 0);
-    let after = http_get(pod.addr, "/metrics").await.unwrap().body;
-    let successes = |page: &str| {
-        page.lines()
-            .filter(|l| l.starts_with("vllm:request_success_total"))
-            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
-            .sum::<f64>()
-    };
-    assert_eq!(
-        successes(&before),
-        successes(&after),
-        "a server saw a bad body"
-    );
+    let after = crate::guard::served(&s).await;
+    assert_eq!(before, after, "a server saw a bad body");
     s.running.shutdown().await.unwrap();
     s.fleet.shutdown().await;
 }

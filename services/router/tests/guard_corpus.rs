@@ -13,28 +13,6 @@ const CORPUS: &str = include_str!(concat!(
 /// Domains the corpus' url_deny cases are written against.
 const DENY: [&str; 3] = ["evil-corp.com", "pastebin.com", "exfil.attacker.net"];
 
-const SENSITIVE: [Filter; 13] = [
-    Filter::CardNumber,
-    Filter::UsSsn,
-    Filter::Iban,
-    Filter::Email,
-    Filter::Phone,
-    Filter::AwsAccessKey,
-    Filter::GcpApiKey,
-    Filter::GcpServiceAccount,
-    Filter::GithubToken,
-    Filter::SlackToken,
-    Filter::OpenaiKey,
-    Filter::PrivateKey,
-    Filter::Jwt,
-];
-
-const OTHERS: [Filter; 3] = [
-    Filter::PromptInjection,
-    Filter::InvisibleUnicode,
-    Filter::UrlDeny,
-];
-
 #[derive(Default, Clone, Copy)]
 struct Counts {
     tp: usize,
@@ -62,9 +40,8 @@ fn corpus_precision_recall() {
     config.deny_domains = DENY.iter().map(|d| d.to_string()).collect();
     let detectors = Detectors::new(&config).expect("corpus config builds");
 
-    let mut counts: BTreeMap<String, Counts> = SENSITIVE
+    let mut counts: BTreeMap<String, Counts> = Filter::ALL
         .iter()
-        .chain(&OTHERS)
         .map(|f| (f.name().to_string(), Counts::default()))
         .collect();
     let mut mistakes = Vec::new();
@@ -122,7 +99,10 @@ fn corpus_precision_recall() {
             c.precision(),
             c.recall()
         );
-        if SENSITIVE.iter().any(|f| f.name() == name) {
+        if Filter::ALL
+            .iter()
+            .any(|f| f.is_sensitive_data() && f.name() == name)
+        {
             pooled.tp += c.tp;
             pooled.fp += c.fp;
             pooled.fn_ += c.fn_;
@@ -146,7 +126,7 @@ fn corpus_precision_recall() {
         pooled.precision() >= 0.98 && pooled.recall() >= 0.98,
         "pooled sensitive-data precision/recall too low"
     );
-    for f in SENSITIVE {
+    for f in Filter::ALL.iter().filter(|f| f.is_sensitive_data()) {
         let c = counts[f.name()];
         if c.tp + c.fn_ >= 10 {
             assert!(

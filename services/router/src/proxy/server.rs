@@ -194,6 +194,15 @@ fn new_request_id(start_unix_ms: i64) -> String {
     )
 }
 
+/// The request's deadline passed while waiting for the upstream.
+fn timed_out(details: &str) -> ApiError {
+    ApiError::upstream(
+        StatusCode::GATEWAY_TIMEOUT,
+        "http_response_timeout",
+        details,
+    )
+}
+
 /// Records `err` and answers it.
 fn fail(mut tracker: Tracker, err: ApiError) -> Response<ProxyBody> {
     let record = &mut tracker.record;
@@ -295,14 +304,7 @@ async fn proxy(state: &State, mut tracker: Tracker, req: Request<Incoming>) -> R
         match tokio::time::timeout_at(deadline, upstream::forward(forward, &mut tracker)).await {
             Ok(Ok(answer)) => answer,
             Ok(Err(err)) => return fail(tracker, err),
-            Err(_) => {
-                let err = ApiError::upstream(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "http_response_timeout",
-                    "no response before the request timeout",
-                );
-                return fail(tracker, err);
-            }
+            Err(_) => return fail(tracker, timed_out("no response before the request timeout")),
         };
     let (mut head, body) = answer.response.into_parts();
     upstream::response_headers(&mut head.headers, &answer.endpoint);
@@ -323,11 +325,7 @@ async fn proxy(state: &State, mut tracker: Tracker, req: Request<Incoming>) -> R
             Ok(Ok(checked)) => checked,
             Ok(Err(err)) => return fail(tracker, err),
             Err(_) => {
-                let err = ApiError::upstream(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "http_response_timeout",
-                    "no whole response before the request timeout",
-                );
+                let err = timed_out("no whole response before the request timeout");
                 return fail(tracker, err);
             }
         }

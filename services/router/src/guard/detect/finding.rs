@@ -69,7 +69,7 @@ pub enum Filter {
 
 impl Filter {
     /// Every built-in filter, in declaration order.
-    pub(super) const ALL: [Filter; 16] = [
+    pub const ALL: [Filter; 16] = [
         Filter::CardNumber,
         Filter::UsSsn,
         Filter::Iban,
@@ -87,6 +87,15 @@ impl Filter {
         Filter::InvisibleUnicode,
         Filter::UrlDeny,
     ];
+
+    /// Sensitive data and credentials (the filters held to 0.98 precision and recall
+    /// on the corpus), as opposed to injection, Unicode and URL filters.
+    pub fn is_sensitive_data(self) -> bool {
+        !matches!(
+            self,
+            Filter::PromptInjection | Filter::InvisibleUnicode | Filter::UrlDeny
+        )
+    }
 
     /// The snake_case name used in configuration and in [`Finding::filter`].
     pub fn name(self) -> &'static str {

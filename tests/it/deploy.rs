@@ -32,7 +32,7 @@ use shared::wire::{PodSamples, Topic, Topics};
 
 const WAIT: Duration = Duration::from_secs(60);
 
-/// The directories `kubectl apply -k` takes, and what each needs first.
+/// Every kustomization under deploy/kubernetes (the main one and its two examples).
 const KUSTOMIZATIONS: [&str; 3] = [
     "deploy/kubernetes",
     "deploy/kubernetes/kafka",

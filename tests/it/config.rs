@@ -77,7 +77,11 @@ fn secrets_come_from_the_environment() {
 
 #[test]
 fn the_deploy_config_loads() {
-    for file in ["deploy/poolpilot.yaml", "deploy/kafka.yaml"] {
+    for file in [
+        "deploy/poolpilot.yaml",
+        "deploy/kafka.yaml",
+        "deploy/kubernetes/poolpilot.yaml",
+    ] {
         load::<Config>(&repo_root().join(file)).unwrap_or_else(|e| panic!("{file}:\n{e}"));
     }
 }

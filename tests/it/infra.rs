@@ -1,5 +1,6 @@
 //! The real components the later issues test against are up and usable: promtool
-//! accepts the seed's rules, Prometheus and Alertmanager answer their APIs.
+//! accepts the seed's rules and every shipped rule file, Prometheus and Alertmanager
+//! answer their APIs.
 
 use poolpilot_tests::{http_get, infra, repo_root};
 
@@ -44,6 +45,44 @@ fn promtool_accepts_the_shipped_rules() {
         shipped, seed,
         "deploy/prometheus/alerts.yaml is the seed's file unchanged"
     );
+}
+
+/// Every rule file in deploy/prometheus (the seed's alerts, the SLO alerts, the
+/// dashboard's recording rules) passes `promtool check rules` and `poolpilot rules
+/// check`, which refuses what our engine cannot evaluate.
+#[test]
+fn every_shipped_rule_file_passes_promtool_and_poolpilot_rules_check() {
+    let dir = repo_root().join("deploy/prometheus");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".yaml") && !n.ends_with(".test.yaml") && n != "kustomization.yaml")
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 3 && files.iter().any(|f| f == "recording-rules.yaml"),
+        "{files:?}"
+    );
+    for file in &files {
+        let text = promtool(&["check", "rules", file]);
+        assert!(text.contains("SUCCESS"), "{file}: {text}");
+        let out = std::process::Command::new(poolpilot_tests::binary())
+            .args(["rules", "check", file])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        let ours = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "poolpilot rules check {file}: {ours}");
+        assert_eq!(
+            ours.lines().find(|l| l.contains("SUCCESS")),
+            text.lines().find(|l| l.contains("SUCCESS")),
+            "{file}: the same rule count as promtool"
+        );
+    }
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod alerts;
 mod bus;
 mod compose;
 mod config;
+mod deploy;
 mod guard;
 mod infra;
 mod kube;

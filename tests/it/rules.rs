@@ -1,6 +1,6 @@
 //! Our PromQL and rule evaluation against Prometheus's own: every rule unit test in
-//! `services/alert-evaluator/testdata/{rules,promql}/` (and the shipped SLO rules'
-//! test) passes
+//! `services/alert-evaluator/testdata/{rules,promql}/` (and the shipped SLO and
+//! dashboard recording rules' tests) passes
 //! under both `promtool test rules` (Debian's Prometheus 2.42) and `poolpilot rules
 //! test`; failing tests and bad rule files are reported as promtool reports them.
 
@@ -44,10 +44,9 @@ fn test_files() -> Vec<(PathBuf, String)> {
         })
         .collect();
     files.sort();
-    files.push((
-        repo_root().join("deploy/prometheus"),
-        "slo-alerts.test.yaml".into(),
-    ));
+    for shipped in ["slo-alerts.test.yaml", "recording-rules.test.yaml"] {
+        files.push((repo_root().join("deploy/prometheus"), shipped.into()));
+    }
     files
 }
 

@@ -23,7 +23,8 @@ use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(60);
 
-async fn replicas(client: &kube::Client, target: &TargetRef) -> i32 {
+/// The Deployment's `spec.replicas`.
+pub(crate) async fn replicas(client: &kube::Client, target: &TargetRef) -> i32 {
     Api::<Deployment>::namespaced(client.clone(), &target.namespace)
         .get(&target.name)
         .await
@@ -35,7 +36,7 @@ async fn replicas(client: &kube::Client, target: &TargetRef) -> i32 {
 }
 
 /// The seed's HPA for `pool`: KV cache, AverageValue 0.5, 1..10 replicas.
-fn pool_scaling(pool: &str, target: &TargetRef) -> PoolScaling {
+pub(crate) fn pool_scaling(pool: &str, target: &TargetRef) -> PoolScaling {
     serde_json::from_value(serde_json::json!({
         "pool": pool,
         "namespace": target.namespace,
@@ -58,7 +59,8 @@ fn pool_scaling(pool: &str, target: &TargetRef) -> PoolScaling {
     .unwrap()
 }
 
-fn kv(pool: &str, kv: f64, ready: f64) -> Bytes {
+/// One aggregates message for `pool`: its KV cache average and ready pods, now.
+pub(crate) fn kv(pool: &str, kv: f64, ready: f64) -> Bytes {
     let labels = vec![("name".to_owned(), pool.to_owned())];
     let gauge = |name: &str, value: f64| RawSample {
         name: name.into(),

@@ -411,7 +411,8 @@ async fn a_real_inference_pool_object_is_followed() {
     let port = fleet.pods()[0].addr.port();
     let client = scraper_kube_client().await;
 
-    // The InferencePool CRD, as a cluster with the Gateway API Inference Extension has it.
+    // The InferencePool CRD, as a cluster with the Gateway API Inference Extension has it
+    // (permissive here; the deploy test applies the real one, which this pool also fits).
     let crd: DynamicObject = serde_json::from_value(json!({
         "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
         "metadata": { "name": "inferencepools.inference.networking.k8s.io",
@@ -460,7 +461,7 @@ async fn a_real_inference_pool_object_is_followed() {
         "apiVersion": "inference.networking.k8s.io/v1", "kind": "InferencePool",
         "metadata": { "name": "llama" },
         "spec": { "selector": { "matchLabels": { "app": "llama" } }, "targetPorts": [{ "number": port }],
-                  "endpointPickerRef": { "name": "epp" } }
+                  "endpointPickerRef": { "name": "epp", "port": { "number": 9002 } } }
     }))
     .unwrap();
     poolpilot_tests::eventually(WAIT, "the InferencePool CRD to serve", || {

@@ -32,6 +32,11 @@ pub struct Infra {
     pub alertmanager_url: String,
     /// The promtool binary.
     pub promtool: PathBuf,
+    /// kubectl, built from the same `k8s.io/kubernetes` version as the API server.
+    pub kubectl: PathBuf,
+    /// The CRDs `deploy/kubernetes` needs (InferencePool, ServiceMonitor, PodMonitoring),
+    /// as their projects publish them.
+    pub crds: PathBuf,
     /// `dev/infra` itself, for `kafka-stop` / `kafka-start`.
     pub script: PathBuf,
 }
@@ -79,6 +84,8 @@ pub fn infra() -> &'static Infra {
             prometheus_url: get("POOLPILOT_PROMETHEUS_URL"),
             alertmanager_url: get("POOLPILOT_ALERTMANAGER_URL"),
             promtool: get("POOLPILOT_PROMTOOL").into(),
+            kubectl: get("POOLPILOT_KUBECTL").into(),
+            crds: get("POOLPILOT_CRDS").into(),
             script,
         }
     })

@@ -12,6 +12,7 @@ use shared::config::validate;
 async fn up_serves_health_and_metrics_and_stops() {
     let mut config = Config::default();
     config.admin.listen = "127.0.0.1:0".parse().unwrap();
+    config.router.listen = "127.0.0.1:0".parse().unwrap();
     let running = start(&Part::ALL, validate(config).unwrap()).await.unwrap();
     let addr = running.admin_addr;
     let health = http_get(addr, "/healthz").await.unwrap();
@@ -70,6 +71,12 @@ async fn the_binary_stops_cleanly_on_sigterm() {
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let mut child = tokio::process::Command::new(binary())
         .args(["up", "--admin-listen", &addr.to_string()])
+        .args([
+            "--router-listen",
+            "127.0.0.1:0",
+            "--ui-listen",
+            "127.0.0.1:0",
+        ])
         .current_dir(repo_root())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -29,6 +29,9 @@ pub fn scrape_pool(name: &str, namespace: &str, pods: &[PodInfo]) -> Pool {
     }
 }
 
+/// `scaleTargetRef.kind` of a scaler pool that scales the simulated fleet.
+pub const FLEET_KIND: &str = "SimulatedFleet";
+
 /// The scaler's target in `poolpilot up`: replicas are the simulated fleet's servers,
 /// added and removed through its handle.
 pub struct FleetTarget(pub std::sync::Arc<simulator::Fleet>);

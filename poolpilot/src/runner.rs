@@ -316,27 +316,28 @@ async fn run_part(
         Part::AlertEvaluator => {
             alert_evaluator::run(validate(config.alert_evaluator.clone())?, deps, stopped).await?
         }
-        Part::Scaler => match fleet {
-            Some(fleet) => {
-                let pools = config
-                    .scaler
-                    .pools
-                    .iter()
-                    .map(|p| {
-                        anyhow::ensure!(
-                            p.pool == config.simulator.pool,
-                            "scaler.pools: {} is not the simulated pool {}; with a simulated fleet only it can be scaled",
-                            p.pool,
-                            config.simulator.pool
-                        );
-                        let target = Box::new(crate::local::FleetTarget(fleet.clone()));
-                        scaler::Pool::new(p.clone(), target).map_err(anyhow::Error::from)
-                    })
-                    .collect::<anyhow::Result<Vec<_>>>()?;
-                scaler::run_with(validate(config.scaler.clone())?, pools, deps, stopped).await?
+        Part::Scaler => {
+            // `kind: SimulatedFleet` targets the simulated fleet; the rest, the API.
+            let (local, remote): (Vec<_>, Vec<_>) = config
+                .scaler
+                .pools
+                .iter()
+                .cloned()
+                .partition(|p| p.hpa.scale_target_ref.kind == crate::local::FLEET_KIND);
+            let mut pools = scaler::kube_pools(&config.scaler, &remote).await?;
+            for p in local {
+                let fleet = fleet.clone().ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "scaler.pools: {} targets a {}, but no simulated fleet runs",
+                        p.pool,
+                        crate::local::FLEET_KIND
+                    )
+                })?;
+                let target = Box::new(crate::local::FleetTarget(fleet));
+                pools.push(scaler::Pool::new(p, target)?);
             }
-            None => scaler::run(validate(config.scaler.clone())?, deps, stopped).await?,
-        },
+            scaler::run_with(validate(config.scaler.clone())?, pools, deps, stopped).await?
+        }
         Part::Router => router::run(validate(config.router.clone())?, deps, stopped).await?,
         Part::Simulator => match fleet {
             Some(fleet) => simulator::serve(fleet, deps, stopped).await?,

@@ -35,7 +35,10 @@ async fn guarded(echo: bool, guard_yaml: &str, log: Option<std::path::PathBuf>) 
         Duration::from_secs(2),
         move |r| {
             r.guard = guard;
-            r.access_log_path = log;
+            if log.is_some() {
+                r.access_log_sample_rate = 1_000_000;
+                r.access_log_path = log;
+            }
         },
     )
     .await
@@ -69,7 +72,12 @@ async fn a_blocked_prompt_gets_403_names_the_filter_and_reaches_no_server() {
     let dir = std::env::temp_dir().join(unique("guard-log"));
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("access.jsonl");
-    let s = guarded(false, "chains:\n  - name: pii\n", Some(log.clone())).await;
+    let s = guarded(
+        false,
+        "log_prompts: true\nchains:\n  - name: pii\n",
+        Some(log.clone()),
+    )
+    .await;
     let before = served(&s).await;
     let client = reqwest::Client::new();
     let prompt = format!("Please charge {CARD} for the order");
@@ -104,6 +112,13 @@ async fn a_blocked_prompt_gets_403_names_the_filter_and_reaches_no_server() {
         .find(|l| l["status"] == 403)
         .expect("the refused request is logged");
     assert_eq!(blocked["guard"], "blocked:card_number");
+    // With log_prompts, the prompt is there redacted, with its length and a hash.
+    assert_eq!(
+        blocked["prompt"],
+        "Please charge [REDACTED:card_number] for the order"
+    );
+    assert_eq!(blocked["prompt_length"], prompt.len());
+    assert_eq!(blocked["prompt_hash"].as_str().map(str::len), Some(16));
     assert!(!lines.contains("4111"), "the access log leaked the prompt");
     s.fleet.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);

@@ -96,6 +96,9 @@ pub(crate) async fn setup_fleet(
         &fleet.pods(),
     )];
     config.router.listen = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    // Tests that read the access log send it to a file; the rest keep stdout quiet.
+    config.router.access_log_sample_rate = 0;
+    config.router.access_log_errors = false;
     tune(&mut config.router);
     let base = format!("http://{}", config.router.listen);
     let running = start(&[Part::Scraper, Part::Router], validate(config).unwrap())
@@ -302,8 +305,6 @@ async fn a_90_10_split_lands_within_3_percent() {
     );
     let s = setup_tuned(2, Duration::from_millis(100), Duration::from_secs(2), |r| {
         r.models = models(&yaml);
-        r.access_log_sample_rate = 0;
-        r.access_log_errors = false;
     })
     .await;
     let client = reqwest::Client::new();

@@ -52,22 +52,29 @@ pub async fn run(
     deps: Deps,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Error> {
-    let mut pools = Vec::new();
-    if !config.pools.is_empty() {
-        let client = kube_client(config.kubeconfig.as_deref()).await?;
-        for p in &config.pools {
-            let t = &p.hpa.scale_target_ref;
-            let target = TargetRef {
-                namespace: p.namespace.clone(),
-                api_version: t.api_version.clone().unwrap_or_else(|| "apps/v1".into()),
-                kind: t.kind.clone(),
-                name: t.name.clone(),
-            };
-            let client = ScaleClient::new(client.clone(), target).await?;
-            pools.push(Pool::new(p.clone(), Box::new(client))?);
-        }
-    }
+    let pools = kube_pools(&config, &config.pools).await?;
     run_with(config, pools, deps, shutdown).await
+}
+
+/// `pools` with their `/scale` targets on the Kubernetes API.
+pub async fn kube_pools(config: &Config, pools: &[PoolScaling]) -> Result<Vec<Pool>, Error> {
+    let mut out = Vec::new();
+    if pools.is_empty() {
+        return Ok(out);
+    }
+    let client = kube_client(config.kubeconfig.as_deref()).await?;
+    for p in pools {
+        let t = &p.hpa.scale_target_ref;
+        let target = TargetRef {
+            namespace: p.namespace.clone(),
+            api_version: t.api_version.clone().unwrap_or_else(|| "apps/v1".into()),
+            kind: t.kind.clone(),
+            name: t.name.clone(),
+        };
+        let client = ScaleClient::new(client.clone(), target).await?;
+        out.push(Pool::new(p.clone(), Box::new(client))?);
+    }
+    Ok(out)
 }
 
 /// Runs the scaler over the given targets (a simulated fleet in `poolpilot up`).

@@ -12,11 +12,10 @@ use poolpilot_tests::{
     Process, Receiver, eventually, free_port, infra, kafka_shared, shared_dir, unique,
 };
 use serde_json::Value;
-use shared::bus::kafka::KafkaBus;
 use shared::bus::typed::Typed;
-use shared::bus::{Bus, KafkaConfig, StartFrom, Subscribe, TopicSpec};
+use shared::bus::{Bus, StartFrom, Subscribe};
 use shared::wire::{
-    Aggregates, AlertState, AlertTransition, RawKind, RawSample, Topic, Topics, encode_aggregates,
+    Aggregates, AlertState, AlertTransition, RawKind, RawSample, Topic, encode_aggregates,
 };
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -243,22 +242,9 @@ async fn a_pending_alert_fires_on_time_and_once_across_kill_9() {
     )
     .unwrap();
     let start = || Process::poolpilot("alert-evaluator", &config);
-    let bus = std::sync::Arc::new(
-        KafkaBus::new(&KafkaConfig {
-            brokers: infra().kafka_brokers.clone(),
-            ..Default::default()
-        })
-        .unwrap(),
-    );
-    let topics = Topics::new(prefix.clone());
-    bus.ensure_topics(
-        &[Topic::Aggregates, Topic::Alerts, Topic::Samples].map(|t| TopicSpec {
-            name: topics.name(t),
-            partitions: 2,
-        }),
-    )
-    .await
-    .unwrap();
+    let (bus, topics) =
+        poolpilot_tests::kafka_topics(&prefix, &[Topic::Aggregates, Topic::Alerts, Topic::Samples])
+            .await;
     let sub = bus
         .subscribe(
             Subscribe::new(unique("g"), [topics.name(Topic::Alerts)]).start(StartFrom::Earliest),

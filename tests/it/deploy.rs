@@ -24,11 +24,10 @@ use poolpilot_tests::{
 use promql_parser::parser::Expr;
 use promql_parser::util::{ExprVisitor, walk_expr};
 use serde_json::{Value, json};
-use shared::bus::kafka::KafkaBus;
 use shared::bus::typed::Typed;
-use shared::bus::{Bus, KafkaConfig, StartFrom, Subscribe, TopicSpec};
+use shared::bus::{Bus, StartFrom, Subscribe};
 use shared::config::{parse, validate};
-use shared::wire::{PodSamples, Topic, Topics};
+use shared::wire::{PodSamples, Topic};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -636,22 +635,11 @@ async fn the_scalers_service_account_scales_its_pool_and_may_do_nothing_else() {
     let file = std::env::temp_dir().join(unique("scaler.yaml"));
     std::fs::write(&file, serde_json::to_string(&config).unwrap()).unwrap();
 
-    let bus = Arc::new(
-        KafkaBus::new(&KafkaConfig {
-            brokers: infra().kafka_brokers.clone(),
-            ..Default::default()
-        })
-        .unwrap(),
-    );
-    let topics = Topics::new(prefix.as_str());
-    bus.ensure_topics(
-        &[Topic::Aggregates, Topic::Decisions, Topic::Samples].map(|t| TopicSpec {
-            name: topics.name(t),
-            partitions: 2,
-        }),
+    let (bus, topics) = poolpilot_tests::kafka_topics(
+        &prefix,
+        &[Topic::Aggregates, Topic::Decisions, Topic::Samples],
     )
-    .await
-    .unwrap();
+    .await;
     let stop = Arc::new(AtomicBool::new(false));
     let feeder = {
         let (bus, topic, pool, stop) = (

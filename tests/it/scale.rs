@@ -336,8 +336,7 @@ async fn dry_run_decides_and_reports_but_leaves_replicas_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_kill_9_the_stabilization_window_still_counts_from_the_last_high_recommendation() {
     use poolpilot_tests::{Process, free_port, kafka_shared};
-    use shared::bus::KafkaConfig;
-    use shared::bus::kafka::KafkaBus;
+
     use std::sync::atomic::AtomicU64;
     use std::time::Instant;
 
@@ -365,22 +364,11 @@ async fn after_kill_9_the_stabilization_window_still_counts_from_the_last_high_r
         ),
     )
     .unwrap();
-    let bus = Arc::new(
-        KafkaBus::new(&KafkaConfig {
-            brokers: infra().kafka_brokers.clone(),
-            ..Default::default()
-        })
-        .unwrap(),
-    );
-    let topics = Topics::new(prefix.as_str());
-    bus.ensure_topics(
-        &[Topic::Aggregates, Topic::Decisions, Topic::Samples].map(|t| TopicSpec {
-            name: topics.name(t),
-            partitions: 2,
-        }),
+    let (bus, topics) = poolpilot_tests::kafka_topics(
+        &prefix,
+        &[Topic::Aggregates, Topic::Decisions, Topic::Samples],
     )
-    .await
-    .unwrap();
+    .await;
     let load = Arc::new(AtomicU64::new(0.9f64.to_bits()));
     let feeder = {
         let (bus, topic, pool, load) = (

@@ -415,3 +415,32 @@ pub async fn namespace_with_deployment(client: &kube::Client) -> scaler::TargetR
         name: "llama3".into(),
     }
 }
+
+/// A client of the shared Kafka broker and `topics` created under `prefix` (two
+/// partitions each), for tests that feed or read a part over Kafka.
+pub async fn kafka_topics(
+    prefix: &str,
+    topics: &[shared::wire::Topic],
+) -> (
+    std::sync::Arc<shared::bus::kafka::KafkaBus>,
+    shared::wire::Topics,
+) {
+    use shared::bus::Bus;
+    let bus = std::sync::Arc::new(
+        shared::bus::kafka::KafkaBus::new(&shared::bus::KafkaConfig {
+            brokers: infra().kafka_brokers.clone(),
+            ..Default::default()
+        })
+        .unwrap(),
+    );
+    let names = shared::wire::Topics::new(prefix);
+    let specs: Vec<_> = topics
+        .iter()
+        .map(|&t| shared::bus::TopicSpec {
+            name: names.name(t),
+            partitions: 2,
+        })
+        .collect();
+    bus.ensure_topics(&specs).await.unwrap();
+    (bus, names)
+}

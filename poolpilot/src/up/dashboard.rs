@@ -265,6 +265,13 @@ impl Dashboard {
         }
     }
 
+    /// Whether some pool has ready pods.
+    pub fn pool_ready(&self) -> bool {
+        self.pools
+            .values()
+            .any(|p| p.ready_pods.is_some_and(|n| n > 0.0))
+    }
+
     /// Every pool's current values.
     pub fn now(&self) -> Vec<PoolNow> {
         self.pools

@@ -88,10 +88,20 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     if args.load == LoadProfile::Demo {
         let load = simulator::load::LoadArgs::from_flags(demo::load_flags(&router_url))
             .map_err(|e| anyhow!("demo load: {e}"))?;
-        let stop = stop.clone();
+        let (stop, dashboard) = (stop.clone(), dashboard.clone());
         tokio::spawn(async move {
-            // Let the router learn the pool before the first request.
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            // The first request waits until the pool's servers are seen ready (the
+            // router reads the same samples), for at most 30 s.
+            let seen = async {
+                while !dashboard
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .pool_ready()
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(30), seen).await;
             tokio::select! {
                 () = stop.cancelled() => {}
                 done = simulator::load::run(load, false) => if let Err(e) = done {

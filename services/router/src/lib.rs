@@ -31,7 +31,7 @@ use shared::Deps;
 use shared::bus::typed::Typed;
 use shared::bus::{BusError, StartFrom, Subscribe};
 use shared::config::Validated;
-use shared::wire::{JsonEvent, PodSamples, Topic};
+use shared::wire::{JsonEvent, PodSamples, RequestEvent, Topic};
 use tokio::sync::mpsc;
 
 pub use config::{Config, PickerKind};
@@ -116,12 +116,7 @@ pub async fn run(
                 batch.iter().for_each(|p| table.ingest(p));
                 samples.commit(&message)?;
             }
-            Some(event) = events_rx.recv() => {
-                let body = Bytes::from(event.encode());
-                if let Err(e) = deps.bus.publish(&requests_topic, event.id.as_bytes(), body).await {
-                    tracing::warn!(error = %e, "Request event not published.");
-                }
-            }
+            Some(event) = events_rx.recv() => publish(&deps, &requests_topic, &event).await,
             _ = tick.tick() => {
                 routing.observer().refresh(table.len());
                 table.forget_before(wall_ms() - 300_000);
@@ -132,15 +127,19 @@ pub async fn run(
     let _ = stop.0.send(());
     proxy.wait().await?;
     while let Ok(event) = events_rx.try_recv() {
-        let body = Bytes::from(event.encode());
-        let _ = deps
-            .bus
-            .publish(&requests_topic, event.id.as_bytes(), body)
-            .await;
+        publish(&deps, &requests_topic, &event).await;
     }
     samples.close().await?;
     tracing::info!("Router stopped.");
     Ok(())
+}
+
+/// Publishes one request event; a failure is logged, the router goes on.
+async fn publish(deps: &Deps, topic: &str, event: &RequestEvent) {
+    let body = Bytes::from(event.encode());
+    if let Err(e) = deps.bus.publish(topic, event.id.as_bytes(), body).await {
+        tracing::warn!(error = %e, id = %event.id, "Request event not published.");
+    }
 }
 
 /// A one-shot stop signal for the proxy: the sender, and the future it ends.

@@ -150,12 +150,11 @@ impl Guard {
 
     /// Checks `text` (a prompt, or a whole response) with chain `chain`: local
     /// filters first; the external checker only when they did not already block.
+    /// The caller times it and reports it with [`Guard::record`].
     pub async fn check(&self, chain: usize, event: GuardEvent, text: &str) -> Outcome {
         let Some(c) = self.chains.get(chain) else {
             return allow();
         };
-        #[allow(clippy::disallowed_methods, reason = "timing the check")]
-        let started = std::time::Instant::now();
         let mut findings = Vec::new();
         c.detectors.scan(text, &mut findings);
         let mut outcome = c.judge(&findings);
@@ -187,17 +186,14 @@ impl Guard {
                 }
             }
         }
-        let seconds = started.elapsed().as_secs_f64();
-        self.metrics
-            .checked(&c.name, event, &outcome, Some(seconds));
         outcome
     }
 
-    /// Local-filter findings of one streamed piece, for [`ResponseStream`].
-    fn judge_findings(&self, chain: usize, findings: &[Finding]) -> Outcome {
-        self.chains
-            .get(chain)
-            .map_or_else(allow, |c| c.judge(findings))
+    /// Counts one check of `event` by chain `chain` that took `seconds`.
+    pub fn record(&self, chain: usize, event: GuardEvent, outcome: &Outcome, seconds: f64) {
+        if let Some(c) = self.chains.get(chain) {
+            self.metrics.checked(&c.name, event, outcome, Some(seconds));
+        }
     }
 
     /// A streamed response's checker for chain `chain`.
@@ -326,7 +322,7 @@ impl ResponseStream {
     pub fn push(&mut self, text: &str) -> Option<Outcome> {
         let c = self.guard.chains.get(self.chain)?;
         let findings = self.scanner.push(&c.detectors, text);
-        let outcome = self.guard.judge_findings(self.chain, &findings);
+        let outcome = c.judge(&findings);
         for f in &outcome.filters {
             if !self.seen.contains(f) {
                 self.seen.push(f.clone());

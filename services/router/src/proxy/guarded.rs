@@ -48,7 +48,7 @@ pub(crate) async fn prompt(
     if !guard.checks(chain, GuardEvent::Prompt) {
         return Ok(Some(chain));
     }
-    let outcome = guard.check(chain, GuardEvent::Prompt, &parsed.prompt).await;
+    let outcome = timed_check(guard, chain, GuardEvent::Prompt, &parsed.prompt).await;
     record.guard = Some(outcome.label());
     if outcome.refused() {
         return Err(refusal(guard, chain, &outcome));
@@ -97,14 +97,24 @@ pub(crate) async fn whole(
             )
         })?
         .to_bytes();
-    let outcome = guard
-        .check(chain, GuardEvent::Response, &response_text(&bytes))
-        .await;
+    let outcome = timed_check(guard, chain, GuardEvent::Response, &response_text(&bytes)).await;
     note(record, &outcome);
     if outcome.refused() {
         return Err(refusal(guard, chain, &outcome));
     }
     Ok(Checked::Whole(bytes))
+}
+
+/// One check, timed and counted.
+async fn timed_check(guard: &Guard, chain: usize, event: GuardEvent, text: &str) -> Outcome {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the proxy shell times the guard's check"
+    )]
+    let started = std::time::Instant::now();
+    let outcome = guard.check(chain, event, text).await;
+    guard.record(chain, event, &outcome, started.elapsed().as_secs_f64());
+    outcome
 }
 
 /// Records a response outcome unless the prompt's says more.

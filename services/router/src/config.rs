@@ -16,6 +16,10 @@ use crate::pick::{ModelConfig, PickerConfig, Weights};
 pub struct Config {
     /// The OpenAI-compatible listener (HTTP/1.1 and h2c).
     pub listen: SocketAddr,
+    /// Proxy threads, each with its own listener socket (`SO_REUSEPORT`),
+    /// event loop and upstream connections, as nginx's worker processes; 0 is
+    /// one per CPU.
+    pub threads: usize,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: u64,
     /// Longest a request may take, end to end.
@@ -58,6 +62,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            threads: 0,
             max_body_bytes: 16 << 20,
             timeout: Duration::from_secs(600),
             connect_timeout: Duration::from_secs(2),
@@ -87,6 +92,9 @@ impl Config {
 
 impl Validate for Config {
     fn validate(&self, path: &str, problems: &mut Problems) {
+        if self.threads > 1024 {
+            problems.push(join(path, "threads"), "at most 1024 (0 is one per CPU)");
+        }
         if self.max_body_bytes == 0 {
             problems.push(join(path, "max_body_bytes"), "must be above 0");
         }

@@ -29,7 +29,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use shared::Deps;
 use shared::bus::typed::Typed;
-use shared::bus::{BusError, StartFrom, Subscribe};
+use shared::bus::{Bus, BusError, StartFrom, Subscribe};
 use shared::config::Validated;
 use shared::wire::{JsonEvent, PodSamples, RequestEvent, Topic};
 use tokio::sync::mpsc;
@@ -55,7 +55,16 @@ pub enum Error {
     /// The picker's config is wrong (caught by validation first).
     #[error("router picker: {0}")]
     Picker(#[from] pick::ConfigError),
+    /// The request-event publisher panicked.
+    #[error("router: the request-event publisher failed: {0}")]
+    Publisher(#[from] tokio::task::JoinError),
 }
+
+/// How often waiting request events are published.
+const PUBLISH_EVERY: Duration = Duration::from_millis(10);
+/// Request events that may wait for the publisher (beyond them, events are
+/// dropped and logged): over six million requests per second at [`PUBLISH_EVERY`].
+const EVENTS_WAITING: usize = 65_536;
 
 /// Runs the router until `shutdown` resolves.
 pub async fn run(
@@ -71,7 +80,7 @@ pub async fn run(
         config.access_log_errors,
         access_log::AccessLog::open(config.access_log_path.as_deref())?,
     );
-    let (events_tx, mut events_rx) = mpsc::channel(10_000);
+    let (events_tx, events_rx) = mpsc::channel(EVENTS_WAITING);
     let routing = Arc::new(routing::Routing::new(
         &config,
         picker,
@@ -83,6 +92,10 @@ pub async fn run(
     let proxy = proxy::serve(
         proxy::ProxyConfig {
             listen: config.listen,
+            threads: match config.threads {
+                0 => std::thread::available_parallelism().map_or(1, usize::from),
+                n => n,
+            },
             max_body_bytes: config.max_body_bytes as usize,
             timeout: config.timeout,
             connect_timeout: config.connect_timeout,
@@ -103,7 +116,11 @@ pub async fn run(
         .start(StartFrom::Latest),
     )?;
     let mut samples = Typed::<Vec<PodSamples>>::new(sub, deps.bus_metrics.clone());
-    let requests_topic = deps.topics.name(Topic::Requests);
+    let publisher = tokio::spawn(publish_all(
+        deps.bus.clone(),
+        deps.topics.name(Topic::Requests),
+        events_rx,
+    ));
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     deps.health.component("router").set(true);
     tracing::info!(listen = %proxy.local_addr(), picker = ?config.picker, "Router started.");
@@ -116,29 +133,48 @@ pub async fn run(
                 batch.iter().for_each(|p| table.ingest(p));
                 samples.commit(&message)?;
             }
-            Some(event) = events_rx.recv() => publish(&deps, &requests_topic, &event).await,
             _ = tick.tick() => {
                 routing.observer().refresh(table.len());
                 table.forget_before(wall_ms() - 300_000);
             }
         }
     }
-    // Stop accepting, let in-flight streams finish, then publish what they reported.
+    // Stop accepting, let in-flight streams finish, then publish what they
+    // reported: the publisher ends once the last sender (the routing) is gone.
     let _ = stop.0.send(());
     proxy.wait().await?;
-    while let Ok(event) = events_rx.try_recv() {
-        publish(&deps, &requests_topic, &event).await;
-    }
+    drop(routing);
+    publisher.await?;
     samples.close().await?;
     tracing::info!("Router stopped.");
     Ok(())
 }
 
-/// Publishes one request event; a failure is logged, the router goes on.
-async fn publish(deps: &Deps, topic: &str, event: &RequestEvent) {
-    let body = Bytes::from(event.encode());
-    if let Err(e) = deps.bus.publish(topic, event.id.as_bytes(), body).await {
-        tracing::warn!(error = %e, id = %event.id, "Request event not published.");
+/// Publishes the request events waiting every [`PUBLISH_EVERY`], until every
+/// sender is gone; a failure is logged, the router goes on. Taking them on a tick,
+/// not as each arrives, keeps the proxy threads from waking this one per request.
+async fn publish_all(bus: Arc<dyn Bus>, topic: String, mut events: mpsc::Receiver<RequestEvent>) {
+    let mut tick = tokio::time::interval(PUBLISH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut batch = Vec::new();
+    loop {
+        tick.tick().await;
+        let open = loop {
+            match events.try_recv() {
+                Ok(event) => batch.push(event),
+                Err(mpsc::error::TryRecvError::Empty) => break true,
+                Err(mpsc::error::TryRecvError::Disconnected) => break false,
+            }
+        };
+        for event in batch.drain(..) {
+            let body = Bytes::from(event.encode());
+            if let Err(e) = bus.publish(&topic, event.id.as_bytes(), body).await {
+                tracing::warn!(error = %e, id = %event.id, "Request event not published.");
+            }
+        }
+        if !open {
+            return;
+        }
     }
 }
 

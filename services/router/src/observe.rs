@@ -3,7 +3,8 @@
 //! `poolpilot_router_errors_total{error_detail}` on `/metrics` (the seed's log-based
 //! metric, counted from the proxy status), and a sampled access-log line.
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -34,6 +35,9 @@ pub struct Observer {
     requests: Mutex<Requests>,
     models: ModelsCollector,
     running: Family<ModelName, Gauge>,
+    /// The same gauges by name, found without building a label set (only routed
+    /// models, so it stays as small as the model table).
+    running_by_name: RwLock<HashMap<String, Gauge>>,
     errors: Family<ErrorDetail, Counter>,
     pick: Histogram,
     endpoints: Gauge,
@@ -55,6 +59,7 @@ impl Observer {
             requests: Mutex::new(Requests::new(Duration::from_secs(60))),
             models: ModelsCollector::register(registry),
             running: Family::default(),
+            running_by_name: RwLock::default(),
             errors: Family::default(),
             pick: Histogram::new([
                 1e-6, 2.5e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2,
@@ -94,11 +99,26 @@ impl Observer {
 
     /// A request for `model` started (+1) or ended (−1).
     pub fn running(&self, model: &str, delta: i64) {
-        self.running
-            .get_or_create(&ModelName {
-                model_name: model.to_owned(),
-            })
-            .inc_by(delta);
+        let known = self
+            .running_by_name
+            .read()
+            .ok()
+            .and_then(|g| g.get(model).cloned());
+        let gauge = known.unwrap_or_else(|| {
+            let gauge = self
+                .running
+                .get_or_create(&ModelName {
+                    model_name: model.to_owned(),
+                })
+                .clone();
+            let mut by_name = self
+                .running_by_name
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            by_name.insert(model.to_owned(), gauge.clone());
+            gauge
+        });
+        gauge.inc_by(delta);
     }
 
     /// A request ended: its event (to publish), counted and maybe logged.

@@ -4,7 +4,10 @@
 //! scraper) and nginx each run in their own processes; the load generator runs here.
 //!
 //! - latency: one request outstanding, so the added time is the proxy's alone;
-//! - throughput: a closed loop with `--concurrency` outstanding, requests/s.
+//! - throughput: a closed loop with `--concurrency` outstanding, requests/s, over
+//!   `--rounds` rounds that run every proxy in a rotated order (this machine is
+//!   shared: a slow spell then falls on all of them), with each proxy process's
+//!   CPU time per request (nginx: master and workers) from `/proc`.
 //!
 //! A third router runs with the guard's default chain (prompts and responses checked
 //! by every local filter): the guard's cost, on vs. off.
@@ -14,8 +17,13 @@
 //! proxies, not the servers, are what is measured.
 //!
 //! `cargo run --release -p poolpilot-tests --bin proxy-bench -- [--seconds 10]
-//! [--concurrency 64] [--servers 2]`
+//! [--concurrency 64] [--servers 2] [--rounds 3]`
 #![allow(clippy::disallowed_methods)] // a benchmark measures time
+
+/// The allocator the `poolpilot` binary uses, so the router measured here is
+/// the one shipped.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -42,6 +50,10 @@ struct Args {
     /// Simulated servers behind the proxies.
     #[arg(long, default_value_t = 2)]
     servers: u32,
+    /// Throughput rounds: each runs every proxy once, in a rotated order, so that
+    /// a slow spell of this shared machine falls on all of them alike.
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
     #[command(subcommand)]
     serve: Option<Serve>,
 }
@@ -62,13 +74,50 @@ enum Serve {
     },
 }
 
-/// A child process killed when dropped.
-struct Kid(Child);
+/// A child process stopped when dropped: killed, or sent `stop` (nginx's master
+/// must be asked, or its workers outlive it).
+struct Kid {
+    child: Child,
+    stop: Option<&'static str>,
+}
+
+impl Kid {
+    fn new(child: Child) -> Self {
+        Self { child, stop: None }
+    }
+
+    /// CPU seconds used so far by the process and its children's processes
+    /// (nginx's workers), from `/proc`.
+    fn cpu_seconds(&self) -> f64 {
+        fn ticks(pid: &str) -> u64 {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // Fields after the command's closing parenthesis; utime and stime are
+            // the 14th and 15th of the whole line.
+            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                .unwrap_or_default();
+            n(11) + n(12) + children.split_whitespace().map(ticks).sum::<u64>()
+        }
+        // USER_HZ is 100 on Linux.
+        ticks(&self.child.id().to_string()) as f64 / 100.0
+    }
+}
 
 impl Drop for Kid {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        match self.stop {
+            Some(signal) => {
+                let _ = Command::new("kill")
+                    .args([signal, &self.child.id().to_string()])
+                    .status();
+            }
+            None => {
+                let _ = self.child.kill();
+            }
+        }
+        let _ = self.child.wait();
     }
 }
 
@@ -159,7 +208,7 @@ fn spawn_fleet(servers: u32) -> (Kid, Vec<SocketAddr>) {
         }
         addrs.push(line.parse().unwrap());
     }
-    (Kid(child), addrs)
+    (Kid::new(child), addrs)
 }
 
 fn spawn_router(picker: &str, guard: bool, servers: &[SocketAddr]) -> (Kid, String) {
@@ -178,7 +227,7 @@ fn spawn_router(picker: &str, guard: bool, servers: &[SocketAddr]) -> (Kid, Stri
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    (Kid(child), format!("http://{listen}"))
+    (Kid::new(child), format!("http://{listen}"))
 }
 
 fn spawn_nginx(dir: &Path, servers: &[SocketAddr]) -> (Kid, String) {
@@ -211,7 +260,11 @@ fn spawn_nginx(dir: &Path, servers: &[SocketAddr]) -> (Kid, String) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    (Kid(child), format!("http://127.0.0.1:{port}"))
+    let kid = Kid {
+        child,
+        stop: Some("-TERM"),
+    };
+    (kid, format!("http://127.0.0.1:{port}"))
 }
 
 /// Waits until a completion through `url` succeeds.
@@ -262,20 +315,27 @@ fn row(name: &str, r: &Report) {
     );
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+fn main() {
     let args = Args::parse();
-    if let Some(what) = args.serve {
-        return serve(what).await;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    match args.serve {
+        Some(what) => runtime.block_on(serve(what)),
+        None => runtime.block_on(bench(args)),
     }
+}
+
+async fn bench(args: Args) {
     let dir = std::env::temp_dir().join(format!("proxy-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (_fleet, servers) = spawn_fleet(args.servers);
     let direct = format!("http://{}", servers[0]);
-    let (_epp, epp) = spawn_router("endpoint_picker", false, &servers);
-    let (_rr, rr) = spawn_router("round_robin", false, &servers);
-    let (_guarded, guarded) = spawn_router("endpoint_picker", true, &servers);
-    let (_nginx, nginx) = spawn_nginx(&dir, &servers);
+    let (epp_kid, epp) = spawn_router("endpoint_picker", false, &servers);
+    let (rr_kid, rr) = spawn_router("round_robin", false, &servers);
+    let (guarded_kid, guarded) = spawn_router("endpoint_picker", true, &servers);
+    let (nginx_kid, nginx) = spawn_nginx(&dir, &servers);
     for url in [&direct, &epp, &rr, &guarded, &nginx] {
         until_serving(url).await;
     }
@@ -311,16 +371,53 @@ async fn main() {
         );
     }
 
-    println!("-- throughput, {} outstanding", args.concurrency);
-    let mut rates = Vec::new();
-    for (name, url) in proxies {
-        let r = load(url, args.concurrency, args.seconds).await;
-        row(name, &r);
-        rates.push(r.requests_per_second);
-    }
     println!(
-        "router/nginx requests/s: endpoint picker {:.2}×, round-robin {:.2}×, picker + guard {:.2}×; guard on/off {:.2}×",
+        "-- throughput, {} outstanding, {} rounds",
+        args.concurrency, args.rounds
+    );
+    let kids = [&epp_kid, &rr_kid, &guarded_kid, &nginx_kid];
+    let mut done = [0u64; 4];
+    let mut seconds = [0f64; 4];
+    let mut cpu = [0f64; 4];
+    let mut ratios = Vec::new();
+    for round in 0..args.rounds as usize {
+        let mut rates = [0f64; 4];
+        for k in 0..4 {
+            let i = (round + k) % 4;
+            let before = kids[i].cpu_seconds();
+            let r = load(proxies[i].1, args.concurrency, args.seconds).await;
+            cpu[i] += kids[i].cpu_seconds() - before;
+            done[i] += r.requests_completed;
+            seconds[i] += r.duration_seconds;
+            rates[i] = r.requests_per_second;
+            assert_eq!(r.requests_failed, 0, "{}: requests failed", proxies[i].0);
+        }
+        println!(
+            "round {}: {:.0} / {:.0} / {:.0} / {:.0} req/s (router/nginx {:.2}×)",
+            round + 1,
+            rates[0],
+            rates[1],
+            rates[2],
+            rates[3],
+            rates[0] / rates[3]
+        );
+        ratios.push(rates[0] / rates[3]);
+    }
+    let mut rates = [0f64; 4];
+    for (i, (name, _)) in proxies.iter().enumerate() {
+        rates[i] = done[i] as f64 / seconds[i];
+        println!(
+            "{name:<28} {:>9.0} req/s   proxy CPU {:>5.1} µs/request",
+            rates[i],
+            cpu[i] / done[i] as f64 * 1e6
+        );
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "router/nginx requests/s: endpoint picker {:.2}× (rounds {:.2}–{:.2}×), round-robin {:.2}×, picker + guard {:.2}×; guard on/off {:.2}×",
         rates[0] / rates[3],
+        ratios[0],
+        ratios[ratios.len() - 1],
         rates[1] / rates[3],
         rates[2] / rates[3],
         rates[2] / rates[0],

@@ -7,6 +7,8 @@ use hyper::StatusCode;
 use hyper::body::Incoming;
 use serde_json::{Map, Value};
 
+mod fields;
+
 use super::errors::ApiError;
 
 /// A validated JSON request body.
@@ -41,21 +43,14 @@ pub(crate) fn too_large(max: usize) -> ApiError {
 
 /// Checks that `raw` is a JSON object with a string `model`.
 pub(crate) fn parse(raw: Bytes) -> Result<ParsedBody, ApiError> {
-    let value: Value = serde_json::from_slice(&raw).map_err(|e| {
-        ApiError::invalid(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-            format!("The request body is not valid JSON: {e}"),
-        )
+    let fields = fields::read(&raw).map_err(|e| {
+        let message = match e {
+            fields::Error::NotObject => "The request body must be a JSON object.".to_owned(),
+            fields::Error::Json(e) => format!("The request body is not valid JSON: {e}"),
+        };
+        ApiError::invalid(StatusCode::BAD_REQUEST, "invalid_json", message)
     })?;
-    let Value::Object(obj) = value else {
-        return Err(ApiError::invalid(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-            "The request body must be a JSON object.".to_owned(),
-        ));
-    };
-    let Some(Value::String(model)) = obj.get("model") else {
+    let Some(model) = fields.model else {
         return Err(ApiError::invalid(
             StatusCode::BAD_REQUEST,
             "missing_model",
@@ -63,37 +58,10 @@ pub(crate) fn parse(raw: Bytes) -> Result<ParsedBody, ApiError> {
         ));
     };
     Ok(ParsedBody {
-        model: model.clone(),
-        prompt: prompt_text(&obj),
+        model,
+        prompt: fields.prompt,
         raw,
     })
-}
-
-/// The prompt (`prompt`, `input`) or the chat messages' contents, joined with `"\n"`.
-fn prompt_text(obj: &Map<String, Value>) -> String {
-    let mut parts = Vec::new();
-    if let Some(Value::Array(messages)) = obj.get("messages") {
-        for content in messages.iter().filter_map(|m| m.get("content")) {
-            collect_text(content, &mut parts);
-        }
-    } else if let Some(v) = obj.get("prompt").or_else(|| obj.get("input")) {
-        collect_text(v, &mut parts);
-    }
-    parts.join("\n")
-}
-
-/// Strings, arrays of strings, and content parts `{"type":"text","text":…}`.
-fn collect_text<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
-    match v {
-        Value::String(s) => out.push(s),
-        Value::Array(items) => items.iter().for_each(|i| collect_text(i, out)),
-        Value::Object(part) => {
-            if let Some(Value::String(s)) = part.get("text") {
-                out.push(s);
-            }
-        }
-        _ => {}
-    }
 }
 
 /// `raw` with the top-level `model` value replaced by `target`; unchanged

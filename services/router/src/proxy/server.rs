@@ -16,9 +16,9 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use serde_json::json;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinSet;
 
 use super::errors::{ApiError, ProxyBody, json_response};
 use super::guarded::{self, Checked};
@@ -35,7 +35,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Debug)]
 pub struct ProxyHandle {
     local_addr: SocketAddr,
-    task: JoinHandle<()>,
+    workers: Vec<oneshot::Receiver<()>>,
 }
 
 impl ProxyHandle {
@@ -44,9 +44,12 @@ impl ProxyHandle {
         self.local_addr
     }
 
-    /// Waits until the proxy has stopped after its shutdown signal.
+    /// Waits until every worker has stopped after the shutdown signal.
     pub async fn wait(self) -> Result<(), ProxyError> {
-        Ok(self.task.await?)
+        for (i, done) in self.workers.into_iter().enumerate() {
+            done.await.map_err(|_| ProxyError::Worker(i))?;
+        }
+        Ok(())
     }
 }
 
@@ -56,26 +59,99 @@ struct State {
     client: Client,
 }
 
-/// Binds `config.listen` and serves in a spawned task until `shutdown`
-/// resolves; then stops accepting and lets open requests finish for at most
+/// Binds `config.listen` once per worker thread (`SO_REUSEPORT`: the kernel
+/// spreads connections over them) and serves until `shutdown` resolves; then
+/// each worker stops accepting and lets open requests finish for at most
 /// `config.timeout`.
+///
+/// Each worker runs its own single-threaded event loop with its own upstream
+/// connection pool, as nginx's worker processes do: a request is read, routed,
+/// forwarded and answered on one thread, with no hand-offs between threads.
 pub async fn serve(
     config: ProxyConfig,
     router: Arc<dyn Router>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<ProxyHandle, ProxyError> {
-    let addr = config.listen;
-    let bind_err = |source| ProxyError::Bind { addr, source };
-    let listener = TcpListener::bind(addr).await.map_err(bind_err)?;
-    let local_addr = listener.local_addr().map_err(bind_err)?;
-    let state = Arc::new(State {
-        client: upstream::client(config.connect_timeout),
-        config,
-        router,
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut addr = config.listen;
+    let mut workers = Vec::new();
+    for i in 0..config.threads.max(1) {
+        let (bound, done) = start_worker(i, addr, &config, &router, stop_rx.clone()).await?;
+        addr = bound;
+        workers.push(done);
+    }
+    tracing::info!(local_addr = %addr, threads = workers.len(), "proxy listening");
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
     });
-    tracing::info!(%local_addr, "proxy listening");
-    let task = tokio::spawn(accept_loop(listener, state, shutdown));
-    Ok(ProxyHandle { local_addr, task })
+    Ok(ProxyHandle {
+        local_addr: addr,
+        workers,
+    })
+}
+
+/// Starts worker `i` on its own thread and event loop, listening on `addr`;
+/// returns the bound address once it listens, and a receiver that resolves
+/// when the worker has stopped.
+async fn start_worker(
+    i: usize,
+    addr: SocketAddr,
+    config: &ProxyConfig,
+    router: &Arc<dyn Router>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(SocketAddr, oneshot::Receiver<()>), ProxyError> {
+    let (bound_tx, bound_rx) = oneshot::channel();
+    let (done_tx, done_rx) = oneshot::channel();
+    let state = State {
+        client: upstream::client(config.connect_timeout),
+        config: config.clone(),
+        router: Arc::clone(router),
+    };
+    let bind_err = |source| ProxyError::Bind { addr, source };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(bind_err)?;
+    std::thread::Builder::new()
+        .name(format!("proxy-{i}"))
+        .spawn(move || {
+            runtime.block_on(async move {
+                let listener = match listen(addr) {
+                    Ok(listener) => listener,
+                    Err(e) => {
+                        let _ = bound_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = bound_tx.send(listener.local_addr());
+                let stopped = async move {
+                    let _ = stop.wait_for(|stop| *stop).await;
+                };
+                accept_loop(listener, Arc::new(state), stopped).await;
+            });
+            drop(runtime);
+            let _ = done_tx.send(());
+        })
+        .map_err(bind_err)?;
+    match bound_rx.await {
+        Ok(Ok(bound)) => Ok((bound, done_rx)),
+        Ok(Err(source)) => Err(bind_err(source)),
+        Err(_) => Err(ProxyError::Worker(i)),
+    }
+}
+
+/// A listener on `addr` that other workers may share (`SO_REUSEPORT`).
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
 }
 
 async fn accept_loop(

@@ -9,7 +9,10 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
+use serde::Deserialize;
+use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde_json::Value;
+use std::fmt;
 use tokio::time::Sleep;
 
 use super::errors::{BoxError, proxy_status};
@@ -35,18 +38,28 @@ enum Mode {
 #[derive(Debug)]
 pub(crate) struct Meter {
     mode: Mode,
+    tally: Tally,
+}
+
+/// What the replies read so far said.
+#[derive(Debug, Default)]
+struct Tally {
     input_tokens: Option<u64>,
     usage_output: Option<u64>,
     content_deltas: u64,
     error_code: Option<String>,
 }
 
+fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
+    s.get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+}
+
 impl Meter {
     pub fn new(content_type: &str) -> Self {
-        let ct = content_type.to_ascii_lowercase();
-        let mode = if ct.starts_with("text/event-stream") {
+        let mode = if starts_with_ignore_case(content_type, "text/event-stream") {
             Mode::Sse { line: Vec::new() }
-        } else if ct.starts_with("application/json") {
+        } else if starts_with_ignore_case(content_type, "application/json") {
             Mode::Json {
                 buf: Vec::new(),
                 overflow: false,
@@ -56,27 +69,28 @@ impl Meter {
         };
         Self {
             mode,
-            input_tokens: None,
-            usage_output: None,
-            content_deltas: 0,
-            error_code: None,
+            tally: Tally::default(),
         }
     }
 
     pub fn observe(&mut self, data: &[u8]) {
         match &mut self.mode {
             Mode::Sse { line } => {
-                let mut events = Vec::new();
-                for &b in data {
-                    if b == b'\n' {
-                        events.push(std::mem::take(line));
-                    } else if line.len() < LINE_CAP {
-                        line.push(b);
+                let mut rest = data;
+                while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+                    let head = &rest[..end];
+                    if line.is_empty() {
+                        self.tally.sse_line(head);
+                    } else {
+                        let room = LINE_CAP.saturating_sub(line.len());
+                        line.extend_from_slice(&head[..head.len().min(room)]);
+                        self.tally.sse_line(line);
+                        line.clear();
                     }
+                    rest = &rest[end + 1..];
                 }
-                for event in events {
-                    self.sse_line(&event);
-                }
+                let room = LINE_CAP.saturating_sub(line.len());
+                line.extend_from_slice(&rest[..rest.len().min(room)]);
             }
             Mode::Json { buf, overflow } => {
                 if buf.len() + data.len() > JSON_CAP {
@@ -90,6 +104,36 @@ impl Meter {
         }
     }
 
+    /// Writes what was learnt into `record`.
+    pub fn finish(&mut self, record: &mut RequestRecord) {
+        let mut streamed = false;
+        match std::mem::replace(&mut self.mode, Mode::Other) {
+            Mode::Sse { line } => {
+                self.tally.sse_line(&line);
+                streamed = true;
+            }
+            Mode::Json {
+                buf,
+                overflow: false,
+            } => {
+                if let Ok(reply) = serde_json::from_slice::<Reply>(&buf) {
+                    self.tally.read(&reply);
+                }
+            }
+            Mode::Json { .. } | Mode::Other => {}
+        }
+        let tally = &mut self.tally;
+        record.input_tokens = tally.input_tokens;
+        record.output_tokens = tally
+            .usage_output
+            .or((streamed && tally.content_deltas > 0).then_some(tally.content_deltas));
+        if record.error_code.is_none() {
+            record.error_code = tally.error_code.take();
+        }
+    }
+}
+
+impl Tally {
     fn sse_line(&mut self, line: &[u8]) {
         let Some(payload) = line.strip_prefix(b"data:") else {
             return;
@@ -98,60 +142,102 @@ impl Meter {
         if payload == b"[DONE]" {
             return;
         }
-        if let Ok(event) = serde_json::from_slice::<Value>(payload) {
-            self.read_usage(&event);
-            let deltas = event
-                .get("choices")
-                .and_then(Value::as_array)
-                .map_or(0, |choices| {
-                    choices
-                        .iter()
-                        .filter(|c| {
-                            let text = c.pointer("/delta/content").or_else(|| c.get("text"));
-                            text.and_then(Value::as_str).is_some_and(|t| !t.is_empty())
-                        })
-                        .count()
-                });
-            self.content_deltas += deltas as u64;
+        if let Ok(reply) = serde_json::from_slice::<Reply>(payload) {
+            self.read(&reply);
+            self.content_deltas += reply.choices.0;
         }
     }
 
-    fn read_usage(&mut self, v: &Value) {
-        if let Some(usage) = v.get("usage").filter(|u| u.is_object()) {
-            self.input_tokens = usage.get("prompt_tokens").and_then(Value::as_u64);
-            self.usage_output = usage.get("completion_tokens").and_then(Value::as_u64);
+    fn read(&mut self, reply: &Reply) {
+        if let Some(usage) = &reply.usage {
+            self.input_tokens = usage.prompt_tokens;
+            self.usage_output = usage.completion_tokens;
         }
-        if let Some(err) = v.get("error") {
+        if let Some(err) = &reply.error {
             let code = err.get("code").filter(|c| !c.is_null()).or(err.get("type"));
             self.error_code = code.map(|c| c.as_str().map_or_else(|| c.to_string(), str::to_owned));
         }
     }
+}
 
-    /// Writes what was learnt into `record`.
-    pub fn finish(&mut self, record: &mut RequestRecord) {
-        let mut streamed = false;
-        match std::mem::replace(&mut self.mode, Mode::Other) {
-            Mode::Sse { line } => {
-                self.sse_line(&line);
-                streamed = true;
+/// The parts of a completion, a chunk of one, or an error body that are counted;
+/// the rest is validated and skipped.
+#[derive(Debug, Deserialize)]
+struct Reply {
+    #[serde(default)]
+    usage: Option<Usage>,
+    #[serde(default)]
+    error: Option<Value>,
+    #[serde(default)]
+    choices: Deltas,
+}
+
+#[derive(Debug, Deserialize)]
+struct Usage {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+}
+
+/// How many choices carry text (`delta.content` in chat chunks, `text` in
+/// completions).
+#[derive(Debug, Default)]
+struct Deltas(u64);
+
+#[derive(Debug, Deserialize)]
+struct Choice {
+    #[serde(default)]
+    delta: Option<Delta>,
+    #[serde(default)]
+    text: Option<NonEmpty>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Delta {
+    #[serde(default)]
+    content: Option<NonEmpty>,
+}
+
+/// Whether a string is non-empty, read without copying it.
+#[derive(Debug)]
+struct NonEmpty(bool);
+
+impl<'de> Deserialize<'de> for NonEmpty {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = NonEmpty;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
             }
-            Mode::Json {
-                buf,
-                overflow: false,
-            } => {
-                if let Ok(v) = serde_json::from_slice::<Value>(&buf) {
-                    self.read_usage(&v);
+            fn visit_str<E>(self, s: &str) -> Result<NonEmpty, E> {
+                Ok(NonEmpty(!s.is_empty()))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Deltas {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Deltas;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of choices")
+            }
+            fn visit_unit<E>(self) -> Result<Deltas, E> {
+                Ok(Deltas(0))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Deltas, A::Error> {
+                let mut n = 0;
+                while let Some(c) = seq.next_element::<Choice>()? {
+                    let text = c.delta.and_then(|d| d.content).or(c.text);
+                    n += u64::from(text.is_some_and(|t| t.0));
                 }
+                Ok(Deltas(n))
             }
-            Mode::Json { .. } | Mode::Other => {}
         }
-        record.input_tokens = self.input_tokens;
-        record.output_tokens = self
-            .usage_output
-            .or((streamed && self.content_deltas > 0).then_some(self.content_deltas));
-        if record.error_code.is_none() {
-            record.error_code = self.error_code.take();
-        }
+        d.deserialize_any(V)
     }
 }
 

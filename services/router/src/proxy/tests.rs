@@ -242,6 +242,7 @@ impl Proxy {
         let (stop, stopped) = oneshot::channel::<()>();
         let config = ProxyConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
+            threads: 2,
             max_body_bytes: 1024,
             timeout,
             connect_timeout: Duration::from_secs(1),

@@ -101,6 +101,8 @@ pub trait Router: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub struct ProxyConfig {
     pub listen: SocketAddr,
+    /// Worker threads, each with its own listener and event loop (at least 1).
+    pub threads: usize,
     /// Largest request body accepted (413 above it).
     pub max_body_bytes: usize,
     /// Limit for a whole request, streaming included.
@@ -121,4 +123,6 @@ pub enum ProxyError {
     },
     #[error("proxy task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error("proxy worker thread {0} failed")]
+    Worker(usize),
 }

@@ -107,13 +107,22 @@ pub(crate) struct Answer {
 /// Sends the request to `endpoints[0]`, then once to `endpoints[1]` after a
 /// connect failure or a 5xx. Updates `endpoint`, `retried` and
 /// `proxy_status` of the record as it goes.
-pub(crate) async fn forward(fwd: Forward<'_>, tracker: &mut Tracker) -> Result<Answer, ApiError> {
+pub(crate) async fn forward(
+    mut fwd: Forward<'_>,
+    tracker: &mut Tracker,
+) -> Result<Answer, ApiError> {
     let tries = fwd.endpoints.len().min(MAX_TRIES);
     for (i, endpoint) in fwd.endpoints.iter().take(tries).enumerate() {
         let last = i + 1 == tries;
         tracker.record.endpoint = Some(endpoint.clone());
         tracker.record.retried = i > 0;
-        let request = build_request(&fwd, endpoint)?;
+        // The headers are cloned only when another attempt may follow.
+        let headers = if last {
+            std::mem::take(&mut fwd.headers)
+        } else {
+            fwd.headers.clone()
+        };
+        let request = build_request(&fwd, endpoint, headers)?;
         let in_flight = InFlight::start(fwd.router, endpoint);
         match fwd.client.request(request).await {
             Ok(response) if response.status().is_server_error() && !last => {
@@ -154,7 +163,11 @@ pub(crate) async fn forward(fwd: Forward<'_>, tracker: &mut Tracker) -> Result<A
     ))
 }
 
-fn build_request(fwd: &Forward<'_>, endpoint: &str) -> Result<Request<Full<Bytes>>, ApiError> {
+fn build_request(
+    fwd: &Forward<'_>,
+    endpoint: &str,
+    mut headers: HeaderMap,
+) -> Result<Request<Full<Bytes>>, ApiError> {
     let internal = |details: String| {
         ApiError::upstream(StatusCode::BAD_GATEWAY, "proxy_internal_error", &details)
     };
@@ -166,10 +179,9 @@ fn build_request(fwd: &Forward<'_>, endpoint: &str) -> Result<Request<Full<Bytes
     let mut request = Request::new(Full::new(fwd.body.clone()));
     *request.method_mut() = fwd.method.clone();
     *request.uri_mut() = uri;
-    let headers = request.headers_mut();
-    headers.clone_from(&fwd.headers);
     headers.insert(CONTENT_LENGTH, HeaderValue::from(fwd.body.len()));
     headers.insert(DESTINATION, destination);
+    *request.headers_mut() = headers;
     Ok(request)
 }
 

@@ -22,6 +22,8 @@ scraper:
 aggregator:
   tick: 1s
   freshness: 500ms
+router:
+  threads: 5000
 ";
     let err = parse::<Config>("poolpilot.yaml", text).unwrap_err();
     let lines: Vec<_> = err.problems().iter().map(ToString::to_string).collect();
@@ -32,6 +34,7 @@ aggregator:
             "poolpilot.yaml:5:14: bus.kafka.brokers: must name at least one broker for kind: kafka",
             "poolpilot.yaml:11:11: scraper.pools[0].targets[0]: `localhost:8000` is not an http(s) URL",
             "poolpilot.yaml:14:14: aggregator.freshness: (500ms) is below tick (1s): every pod would be stale",
+            "poolpilot.yaml:16:12: router.threads: at most 1024 (0 is one per CPU)",
         ]
     );
 }

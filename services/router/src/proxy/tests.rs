@@ -165,6 +165,8 @@ struct TestRouter {
     finished: AtomicUsize,
     records: Mutex<Vec<RequestRecord>>,
     routed: Mutex<Vec<(String, Option<String>, String)>>,
+    /// The threads requests were routed on.
+    threads: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl TestRouter {
@@ -177,6 +179,7 @@ impl TestRouter {
             finished: AtomicUsize::new(0),
             records: Mutex::new(Vec::new()),
             routed: Mutex::new(Vec::new()),
+            threads: Mutex::default(),
         })
     }
 
@@ -210,6 +213,8 @@ impl TestRouter {
 
 impl Router for TestRouter {
     fn route(&self, req: &RouteRequest<'_>) -> RouteDecision {
+        let thread = std::thread::current().name().unwrap_or_default().to_owned();
+        self.threads.lock().unwrap().insert(thread);
         self.routed.lock().unwrap().push((
             req.model.to_owned(),
             req.objective.map(str::to_owned),
@@ -725,4 +730,49 @@ async fn shutdown_lets_open_streams_finish() {
     assert_eq!(body, SSE_EVENTS.concat().as_bytes());
     stopping.await.unwrap();
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+#[tokio::test]
+async fn connections_are_spread_over_the_workers() {
+    let up = Upstream::start(json_upstream).await;
+    let router = TestRouter::to(vec![up.endpoint()], "m1");
+    let proxy = Proxy::start(Arc::clone(&router), SECS_5).await;
+    // A connection of its own per request: the kernel picks a listener for each.
+    for _ in 0..64 {
+        let reply = send(
+            "POST",
+            &proxy.url("/v1/completions"),
+            &[],
+            r#"{"model":"m1"}"#,
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK);
+    }
+    let threads = router.threads.lock().unwrap().clone();
+    assert_eq!(
+        threads.into_iter().collect::<Vec<_>>(),
+        ["proxy-0", "proxy-1"]
+    );
+    proxy.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_port_held_by_another_socket_is_a_bind_error() {
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = ProxyConfig {
+        listen: held.local_addr().unwrap(),
+        threads: 2,
+        max_body_bytes: 1024,
+        timeout: Duration::from_secs(1),
+        connect_timeout: Duration::from_secs(1),
+        guard: None,
+    };
+    let err = serve(
+        config,
+        TestRouter::to(Vec::new(), "m1"),
+        std::future::pending(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, ProxyError::Bind { .. }), "{err}");
 }

@@ -208,7 +208,7 @@ impl<'de> DeserializeSeed<'de> for Owned {
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Text, D::Error> {
         let mut text = Text::default();
-        Texts(&mut text).deserialize(d)?;
+        Collect::new(&mut text, Shape::Texts).deserialize(d)?;
         Ok(text)
     }
 }
@@ -243,15 +243,39 @@ impl<'de> Visitor<'de> for Messages {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut text = Text::default();
-        while seq.next_element_seed(Message(&mut text))?.is_some() {}
+        while seq
+            .next_element_seed(Collect::new(&mut text, Shape::Message))?
+            .is_some()
+        {}
         Ok(Some(text))
     }
 }
 
-/// One message: the text of its (last) `content`; other values are skipped.
-struct Message<'t>(&'t mut Text);
+/// What a [`Collect`] takes from the value it reads.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// A message: the text of its (last) `content`.
+    Message,
+    /// Strings, arrays of them (nested), and content parts `{"text": …}`.
+    Texts,
+    /// A content part's `text`: a string only.
+    String,
+}
 
-impl<'de> DeserializeSeed<'de> for Message<'_> {
+/// Pushes what `shape` takes of one value onto a [`Text`]; everything else is
+/// validated and skipped.
+struct Collect<'t> {
+    text: &'t mut Text,
+    shape: Shape,
+}
+
+impl<'t> Collect<'t> {
+    fn new(text: &'t mut Text, shape: Shape) -> Self {
+        Self { text, shape }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Collect<'_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -259,50 +283,7 @@ impl<'de> DeserializeSeed<'de> for Message<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Message<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    skip_scalars!(());
-
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        drain_seq(seq)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mark = self.0.mark();
-        while let Some(is_content) = map.next_key_seed(Is("content"))? {
-            if is_content {
-                self.0.reset(mark);
-                map.next_value_seed(Texts(&mut *self.0))?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Strings, arrays of them (nested), and content parts `{"text": …}`, pushed
-/// onto a [`Text`]; numbers and the like are skipped.
-struct Texts<'t>(&'t mut Text);
-
-impl<'de> DeserializeSeed<'de> for Texts<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Texts<'_> {
+impl<'de> Visitor<'de> for Collect<'_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -312,60 +293,41 @@ impl<'de> Visitor<'de> for Texts<'_> {
     skip_scalars!(());
 
     fn visit_str<E>(self, s: &str) -> Result<(), E> {
-        self.0.push(s);
+        if !matches!(self.shape, Shape::Message) {
+            self.text.push(s);
+        }
         Ok(())
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element_seed(Texts(&mut *self.0))?.is_some() {}
-        Ok(())
+        match self.shape {
+            Shape::Texts => {
+                while seq
+                    .next_element_seed(Collect::new(&mut *self.text, Shape::Texts))?
+                    .is_some()
+                {}
+                Ok(())
+            }
+            Shape::Message | Shape::String => drain_seq(seq),
+        }
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mark = self.0.mark();
-        while let Some(is_text) = map.next_key_seed(Is("text"))? {
-            if is_text {
-                self.0.reset(mark);
-                map.next_value_seed(OneString(&mut *self.0))?;
+        let (key, inner) = match self.shape {
+            Shape::Message => ("content", Shape::Texts),
+            Shape::Texts => ("text", Shape::String),
+            Shape::String => return drain_map(map),
+        };
+        let mark = self.text.mark();
+        while let Some(wanted) = map.next_key_seed(Is(key))? {
+            if wanted {
+                self.text.reset(mark);
+                map.next_value_seed(Collect::new(&mut *self.text, inner))?;
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
         }
         Ok(())
-    }
-}
-
-/// A content part's `text`: pushed when it is a string, skipped otherwise.
-struct OneString<'t>(&'t mut Text);
-
-impl<'de> DeserializeSeed<'de> for OneString<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for OneString<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    skip_scalars!(());
-
-    fn visit_str<E>(self, s: &str) -> Result<(), E> {
-        self.0.push(s);
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        drain_seq(seq)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        drain_map(map)
     }
 }
 

@@ -121,14 +121,9 @@ impl Observer {
         gauge.inc_by(delta);
     }
 
-    /// A request ended: its event (to publish), counted and maybe logged.
-    pub fn completed(&self, record: &RequestRecord, pool: &str) -> RequestEvent {
-        let event = event(record, pool);
-        {
-            let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-            let now = std::time::UNIX_EPOCH + Duration::from_millis(record.start_unix_ms as u64);
-            requests.ingest(now, &event);
-        }
+    /// A request ended: maybe logged, counted, and turned into its event (to
+    /// publish).
+    pub fn completed(&self, record: RequestRecord, pool: String) -> RequestEvent {
         if let Some(status) = &record.proxy_status {
             self.errors
                 .get_or_create(&ErrorDetail {
@@ -138,8 +133,15 @@ impl Observer {
         }
         let error = record.status >= 400 || record.proxy_status.is_some();
         if sampled(&record.id, self.sample_rate) || (error && self.log_errors) {
-            self.access_log.write(record);
+            self.access_log.write(&record);
         }
+        let event = event(record, pool);
+        // Each event is made once, here: no need to look for redeliveries.
+        let _ = self
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .count(&event);
         event
     }
 
@@ -166,18 +168,18 @@ fn criticality(c: Option<Criticality>) -> String {
     .to_owned()
 }
 
-fn event(r: &RequestRecord, pool: &str) -> RequestEvent {
+fn event(r: RequestRecord, pool: String) -> RequestEvent {
     RequestEvent {
         schema: 1,
-        id: r.id.clone(),
+        id: r.id,
         time: chrono::DateTime::from_timestamp_millis(r.start_unix_ms).unwrap_or_default(),
-        pool: pool.to_owned(),
-        model_name: r.model.clone(),
-        target_model_name: r.target_model.clone(),
-        endpoint: r.endpoint.clone().unwrap_or_default(),
+        pool,
+        model_name: r.model,
+        target_model_name: r.target_model,
+        endpoint: r.endpoint.unwrap_or_default(),
         status: r.status,
-        error_code: r.error_code.clone().unwrap_or_default(),
-        proxy_status: r.proxy_status.clone().unwrap_or_default(),
+        error_code: r.error_code.unwrap_or_default(),
+        proxy_status: r.proxy_status.unwrap_or_default(),
         duration_seconds: r.duration_seconds,
         ttft_seconds: r.ttft_seconds,
         input_tokens: r.input_tokens.unwrap_or(0),
@@ -185,6 +187,6 @@ fn event(r: &RequestRecord, pool: &str) -> RequestEvent {
         request_bytes: r.request_bytes,
         response_bytes: r.response_bytes,
         criticality: criticality(r.criticality),
-        guard: r.guard.clone().unwrap_or_else(|| "unchecked".to_owned()),
+        guard: r.guard.unwrap_or_else(|| "unchecked".to_owned()),
     }
 }

@@ -131,9 +131,13 @@ impl Router for Routing {
             .as_deref()
             .and_then(|e| self.table.pool(e))
             .unwrap_or_default();
-        let event = self.observer.completed(&record, &pool);
-        if self.events.try_send(event).is_err() {
-            tracing::warn!(id = %record.id, "Request event dropped: the publisher is behind.");
+        let event = self.observer.completed(record, pool);
+        if let Err(e) = self.events.try_send(event) {
+            let id = match &e {
+                mpsc::error::TrySendError::Full(event)
+                | mpsc::error::TrySendError::Closed(event) => &event.id,
+            };
+            tracing::warn!(%id, "Request event dropped: the publisher is behind.");
         }
     }
 

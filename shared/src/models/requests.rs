@@ -149,16 +149,28 @@ impl Requests {
             self.seen.remove(id);
             self.order.pop_front();
         }
-        if !(e.duration_seconds.is_finite() && e.duration_seconds >= 0.0) {
-            return Outcome::Invalid("bad_duration");
-        }
-        if e.id.is_empty() || e.model_name.is_empty() {
-            return Outcome::Invalid("missing_field");
+        if let Some(reason) = invalid(e) {
+            return Outcome::Invalid(reason);
         }
         if !self.seen.insert(e.id.clone()) {
             return Outcome::Duplicate;
         }
         self.order.push_back((now, e.id.clone()));
+        self.tally(e);
+        Outcome::Counted
+    }
+
+    /// Counts `e` as [`Requests::ingest`] does, without looking for a
+    /// redelivery: for the event's own maker, which sees each request once.
+    pub fn count(&mut self, e: &RequestEvent) -> Outcome {
+        if let Some(reason) = invalid(e) {
+            return Outcome::Invalid(reason);
+        }
+        self.tally(e);
+        Outcome::Counted
+    }
+
+    fn tally(&mut self, e: &RequestEvent) {
         let key = ModelKey {
             model_name: e.model_name.clone(),
             target_model_name: e.target_model_name.clone(),
@@ -185,7 +197,6 @@ impl Requests {
                 m.ntpot.observe(e.duration_seconds / e.output_tokens as f64);
             }
         }
-        Outcome::Counted
     }
 
     /// Every model pair's stats.
@@ -395,5 +406,70 @@ impl Requests {
             }
         }
         out
+    }
+}
+
+/// Why `e` cannot be counted: a duration that is not a finite, non-negative
+/// number, or no id or model.
+fn invalid(e: &RequestEvent) -> Option<&'static str> {
+    if !(e.duration_seconds.is_finite() && e.duration_seconds >= 0.0) {
+        Some("bad_duration")
+    } else if e.id.is_empty() || e.model_name.is_empty() {
+        Some("missing_field")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str, model: &str, duration: f64) -> RequestEvent {
+        RequestEvent {
+            schema: 1,
+            id: id.to_owned(),
+            time: chrono::DateTime::default(),
+            pool: "p".to_owned(),
+            model_name: model.to_owned(),
+            target_model_name: model.to_owned(),
+            endpoint: String::new(),
+            status: 200,
+            error_code: String::new(),
+            proxy_status: String::new(),
+            duration_seconds: duration,
+            ttft_seconds: None,
+            input_tokens: 0,
+            output_tokens: 0,
+            request_bytes: 0,
+            response_bytes: 0,
+            criticality: "Standard".to_owned(),
+            guard: "unchecked".to_owned(),
+        }
+    }
+
+    fn total(r: &Requests) -> u64 {
+        r.models().values().map(|m| m.total).sum()
+    }
+
+    #[test]
+    fn count_skips_the_redelivery_check_but_not_the_validity_checks() {
+        let now = SystemTime::UNIX_EPOCH;
+        let mut deduped = Requests::new(Duration::from_secs(60));
+        let mut counted = Requests::new(Duration::from_secs(60));
+        for _ in 0..2 {
+            deduped.ingest(now, &event("a", "m", 0.1));
+            counted.count(&event("a", "m", 0.1));
+        }
+        assert_eq!((total(&deduped), total(&counted)), (1, 2));
+        assert_eq!(
+            counted.count(&event("b", "", 0.1)),
+            Outcome::Invalid("missing_field")
+        );
+        assert_eq!(
+            counted.count(&event("c", "m", f64::NAN)),
+            Outcome::Invalid("bad_duration")
+        );
+        assert_eq!(total(&counted), 2);
     }
 }

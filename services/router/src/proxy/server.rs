@@ -200,9 +200,11 @@ async fn serve_conn(
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!(error = %e, "set_nodelay failed");
     }
+    // Formatted once per connection, not per request.
+    let client: Arc<str> = remote.to_string().into();
     let service = service_fn(move |req| {
-        let state = Arc::clone(&state);
-        async move { Ok::<_, Infallible>(handle(state, remote, req).await) }
+        let (state, client) = (Arc::clone(&state), Arc::clone(&client));
+        async move { Ok::<_, Infallible>(handle(state, &client, req).await) }
     });
     let builder = auto::Builder::new(TokioExecutor::new());
     let mut conn = pin!(builder.serve_connection(TokioIo::new(stream), service));
@@ -218,11 +220,7 @@ async fn serve_conn(
     }
 }
 
-async fn handle(
-    state: Arc<State>,
-    remote: SocketAddr,
-    req: Request<Incoming>,
-) -> Response<ProxyBody> {
+async fn handle(state: Arc<State>, remote: &str, req: Request<Incoming>) -> Response<ProxyBody> {
     #[allow(
         clippy::disallowed_methods,
         reason = "the proxy is the I/O shell: it timestamps requests"
@@ -243,7 +241,7 @@ async fn handle(
         start_unix_ms,
         method: req.method().to_string(),
         path: req.uri().path().to_owned(),
-        remote: remote.to_string(),
+        remote: remote.to_owned(),
         user_agent: header(USER_AGENT).unwrap_or_default(),
         ..RequestRecord::default()
     };

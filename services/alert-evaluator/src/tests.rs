@@ -259,3 +259,18 @@ fn the_window_forgets_what_is_older_than_the_retention() {
         e.storage().point_count()
     );
 }
+
+#[test]
+fn alerts_whose_labels_differ_only_slightly_are_told_apart() {
+    // Label sets like these collide under a 64-bit Fx hash; alerts are keyed by their
+    // labels, so every one is its own alert.
+    let mut e = Evaluator::new(group(QUEUE_RULE), settings());
+    let mut feed = Feed::default();
+    for m in 0..500 {
+        feed.aggregates(e.storage_mut(), &queue(&format!("model-{m}"), 0, 80.0));
+    }
+    let step = e.step(0);
+    assert!(step.errors.is_empty(), "{:?}", step.errors);
+    assert_eq!(step.transitions.len(), 500);
+    assert_eq!(e.alerts_of("HighQueue").len(), 500);
+}

@@ -68,6 +68,7 @@ impl Command {
             Command::Scaler(ScalerArgs {
                 command: None,
                 common,
+                ..
             }) => (Part::Scaler, common),
             Command::Scaler(ScalerArgs {
                 command: Some(_), ..
@@ -133,6 +134,10 @@ pub struct ScalerArgs {
     /// The part arguments.
     #[command(flatten)]
     pub common: PartArgs,
+    /// Decide, log and publish every decision, but never PATCH /scale (sets
+    /// scaler.dry_run, whatever the config file says).
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `poolpilot scaler …`.

@@ -144,7 +144,8 @@ pub struct ScalerArgs {
 #[derive(Debug, Subcommand)]
 pub enum ScalerCommand {
     /// What-if: decide over a recorded timeline (JSON lines: time, spec_replicas,
-    /// status_replicas, ready_pods, metrics) and print one JSON decision per line.
+    /// status_replicas, ready_pods, metrics by plain or Google Cloud name) and print one
+    /// JSON decision per line.
     Replay {
         /// A HorizontalPodAutoscaler manifest (autoscaling/v2).
         #[arg(long)]

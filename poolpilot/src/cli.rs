@@ -68,6 +68,7 @@ impl Command {
             Command::Scaler(ScalerArgs {
                 command: None,
                 common,
+                ..
             }) => (Part::Scaler, common),
             Command::Scaler(ScalerArgs {
                 command: Some(_), ..
@@ -133,13 +134,18 @@ pub struct ScalerArgs {
     /// The part arguments.
     #[command(flatten)]
     pub common: PartArgs,
+    /// Decide, log and publish every decision, but never PATCH /scale (sets
+    /// scaler.dry_run, whatever the config file says).
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `poolpilot scaler …`.
 #[derive(Debug, Subcommand)]
 pub enum ScalerCommand {
     /// What-if: decide over a recorded timeline (JSON lines: time, spec_replicas,
-    /// status_replicas, ready_pods, metrics) and print one JSON decision per line.
+    /// status_replicas, ready_pods, metrics by plain or Google Cloud name) and print one
+    /// JSON decision per line.
     Replay {
         /// A HorizontalPodAutoscaler manifest (autoscaling/v2).
         #[arg(long)]

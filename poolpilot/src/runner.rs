@@ -21,7 +21,6 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{GuardCommand, RulesCommand, ScalerArgs, ScalerCommand};
 use crate::{Cli, Command, Config, Part, PartArgs};
 
-/// Runs what the command line asks for until SIGTERM/SIGINT or a part fails.
 /// `poolpilot rules check|test`: promtool's report on standard output, an error when
 /// anything failed.
 fn rules(command: RulesCommand) -> anyhow::Result<()> {
@@ -34,6 +33,7 @@ fn rules(command: RulesCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs what the command line asks for until SIGTERM/SIGINT or a part fails.
 pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Check { config } => check(&config),
@@ -112,12 +112,15 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Up(args) => crate::up::run(args).await,
         Command::Simulate(args) => {
-            let mut config = load(&args.common)?.into_inner();
+            let mut config = read(&args.common)?;
             if let Some(n) = args.servers {
                 config.simulator.servers = n;
             }
             let config = validate(config).map_err(|e| anyhow!("{e}"))?;
             start_and_wait(&[Part::Simulator], config).await
+        }
+        Command::Scaler(ref args @ ScalerArgs { command: None, .. }) => {
+            start_and_wait(&[Part::Scaler], scaler_config(args)?).await
         }
         ref command => {
             let (part, args) = command.part().expect("every other command runs one part");
@@ -137,7 +140,24 @@ async fn start_and_wait(parts: &[Part], config: Validated<Config>) -> anyhow::Re
     running.wait(shared::shutdown::signal_received()).await
 }
 
+/// The config a part runs with: the file (or the defaults) with the command line's
+/// overrides, validated.
 fn load(args: &PartArgs) -> anyhow::Result<Validated<Config>> {
+    validate(read(args)?).map_err(|e| anyhow!("{e}"))
+}
+
+/// `poolpilot scaler`'s config: [`load`]'s, and `--dry-run` sets `scaler.dry_run`.
+fn scaler_config(args: &ScalerArgs) -> anyhow::Result<Validated<Config>> {
+    let mut config = read(&args.common)?;
+    if args.dry_run {
+        config.scaler.dry_run = true;
+    }
+    validate(config).map_err(|e| anyhow!("{e}"))
+}
+
+/// The file (checked) or the defaults, with the common overrides, before the command's
+/// own overrides and the final validation.
+fn read(args: &PartArgs) -> anyhow::Result<Config> {
     let mut config = match &args.config {
         Some(path) => shared::config::load::<Config>(path)
             .map_err(|e| anyhow!("{e}"))?
@@ -147,7 +167,7 @@ fn load(args: &PartArgs) -> anyhow::Result<Validated<Config>> {
     if let Some(addr) = args.admin_listen {
         config.admin.listen = addr;
     }
-    validate(config).map_err(|e| anyhow!("{e}"))
+    Ok(config)
 }
 
 fn check(path: &Path) -> anyhow::Result<()> {
@@ -345,4 +365,44 @@ async fn run_part(
         },
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn scaler_args(args: &[&str]) -> ScalerArgs {
+        match Cli::try_parse_from(args).unwrap().command {
+            Command::Scaler(a) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn scaler_dry_run_flag_overrides_the_config_file() {
+        let dir = std::env::temp_dir().join(format!("poolpilot-dry-run-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("poolpilot.yaml");
+        std::fs::write(&file, "scaler:\n  dry_run: false\n").unwrap();
+        let file = file.to_str().unwrap();
+
+        let flagged = scaler_args(&["poolpilot", "scaler", "--config", file, "--dry-run"]);
+        assert!(scaler_config(&flagged).unwrap().scaler.dry_run);
+        let plain = scaler_args(&["poolpilot", "scaler", "--config", file]);
+        assert!(!scaler_config(&plain).unwrap().scaler.dry_run);
+        let defaults = scaler_args(&["poolpilot", "scaler", "--dry-run"]);
+        assert!(scaler_config(&defaults).unwrap().scaler.dry_run);
+        // A flag of the running scaler, not of `replay`.
+        let replay = ["replay", "--hpa", "h.yaml", "--timeline", "t.jsonl"];
+        assert!(Cli::try_parse_from([&["poolpilot", "scaler"][..], &replay].concat()).is_ok());
+        let both =
+            Cli::try_parse_from([&["poolpilot", "scaler", "--dry-run"][..], &replay].concat());
+        assert_eq!(
+            both.unwrap_err().kind(),
+            clap::error::ErrorKind::ArgumentConflict
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

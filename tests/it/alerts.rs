@@ -3,13 +3,15 @@
 //! real Alertmanager (Debian's) to its webhook receiver; resolved once the load stops.
 //! And `kill -9` of a real `poolpilot alert-evaluator` while an alert is pending.
 
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use poolpilot::{Config, Part, start};
 use poolpilot_tests::{
-    Process, Receiver, eventually, free_port, infra, kafka_shared, shared_dir, unique,
+    Process, Receiver, eventually, free_port, http_get, infra, kafka_shared, shared_dir, unique,
 };
 use serde_json::Value;
 use shared::bus::typed::Typed;
@@ -38,6 +40,19 @@ fn alerts(receiver: &Receiver, alertname: &str, status: &str) -> Vec<Value> {
         .flat_map(|r| r.json["alerts"].as_array().cloned().unwrap_or_default())
         .filter(|a| a["labels"]["alertname"] == alertname && a["status"] == status)
         .collect()
+}
+
+/// How many ticks the alert-evaluator whose admin server is at `admin` has evaluated
+/// (the count of its evaluation-time histogram).
+async fn evaluations(admin: SocketAddr) -> Option<u64> {
+    let page = http_get(admin, "/metrics").await.ok()?.body;
+    page.lines()
+        .find_map(|l| {
+            l.strip_prefix("poolpilot_alert_evaluator_evaluation_duration_seconds_count ")
+        })?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// A real Alertmanager routing everything to `receiver` at once.
@@ -229,12 +244,12 @@ async fn a_pending_alert_fires_on_time_and_once_across_kill_9() {
     let receiver = Receiver::start().await;
     let prefix = format!("{}.", unique("it"));
     let config = dir.join("poolpilot.yaml");
+    let admin: SocketAddr = ([127, 0, 0, 1], free_port()).into();
     std::fs::write(
         &config,
         format!(
-            "bus:\n  kind: kafka\n  topic_prefix: {prefix}\n  kafka:\n    brokers: {brokers}\nadmin:\n  listen: 127.0.0.1:{port}\nalert_evaluator:\n  rule_files: [{rules}]\n  interval: 500ms\n  startup_delay: 1s\n  state_path: {state}\n  webhooks:\n    - url: {hook}\n      group_wait: 0s\n      group_interval: 500ms\n",
+            "bus:\n  kind: kafka\n  topic_prefix: {prefix}\n  kafka:\n    brokers: {brokers}\nadmin:\n  listen: {admin}\nalert_evaluator:\n  rule_files: [{rules}]\n  interval: 500ms\n  startup_delay: 1s\n  state_path: {state}\n  webhooks:\n    - url: {hook}\n      group_wait: 0s\n      group_interval: 500ms\n",
             brokers = infra().kafka_brokers,
-            port = free_port(),
             rules = seed_rules(&dir).display(),
             state = dir.join("state").display(),
             hook = receiver.url,
@@ -304,8 +319,34 @@ async fn a_pending_alert_fires_on_time_and_once_across_kill_9() {
         late >= Duration::from_secs(10) && late < Duration::from_secs(12),
         "fired {late:?} after it went pending; `for` is 10s at a 500ms interval"
     );
-    // Give any duplicate time to show up, then count.
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // Read alerts.v1 on while the restarted evaluator evaluates six more times (3 s at
+    // 500 ms, six webhook group intervals): a second `Firing`, on the bus or at the
+    // webhook, would be out by then.
+    let again = Arc::new(Mutex::new(Vec::new()));
+    let reader = {
+        let (again, pool) = (again.clone(), pool.clone());
+        tokio::spawn(async move {
+            while let Ok((_, t)) = transitions.recv().await {
+                if t.alertname == queue_alert
+                    && t.labels.get("name") == Some(&pool)
+                    && t.to == AlertState::Firing
+                {
+                    again.lock().unwrap().push(t);
+                }
+            }
+        })
+    };
+    let at_firing = eventually(WAIT, "the evaluator's /metrics", || evaluations(admin)).await;
+    eventually(WAIT, "six evaluations after the alert fired", || async {
+        evaluations(admin).await.filter(|&n| n >= at_firing + 6)
+    })
+    .await;
+    reader.abort();
+    let again = again.lock().unwrap().clone();
+    assert!(
+        again.is_empty(),
+        "alerts.v1 carries one Firing transition for the alert, then also {again:?}"
+    );
     let firing = alerts(&receiver, queue_alert, "firing");
     assert_eq!(firing.len(), 1, "announced exactly once: {firing:?}");
     feeder.abort();

@@ -161,26 +161,48 @@ fn the_alert_evaluator_refuses_to_start_on_a_bad_rule_file() {
     let dir = std::env::temp_dir().join(poolpilot_tests::unique("bad-rules"));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("poolpilot.yaml");
-    let rules = testdata("bad").join("syntax_error.rules.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "admin:\n  listen: 127.0.0.1:0\nalert_evaluator:\n  rule_files: [{}]\n",
-            rules.display()
+    // The kinds of bad rule file the issue names, each with where and what.
+    for (file, place, says) in [
+        (
+            "syntax_error.rules.yaml",
+            "6:15",
+            "could not parse expression",
         ),
-    )
-    .unwrap();
-    let out = run(
-        &binary(),
-        &["alert-evaluator", "--config", config.to_str().unwrap()],
-        &dir,
-    );
-    assert!(!out.status.success());
-    let said = text(&out);
-    assert!(
-        said.contains("syntax_error.rules.yaml:6:15")
-            && said.contains("could not parse expression"),
-        "{said}"
-    );
+        (
+            "unknown_function.rules.yaml",
+            "6:15",
+            "unknown function with name 'rated'",
+        ),
+        ("bad_for.rules.yaml", "7:14", "`1.5m` is not a duration"),
+        (
+            "template_error.rules.yaml",
+            "9:21",
+            "function \"nosuchfunc\" not defined",
+        ),
+    ] {
+        let rules = testdata("bad").join(file);
+        std::fs::write(
+            &config,
+            format!(
+                "admin:\n  listen: 127.0.0.1:0\nalert_evaluator:\n  rule_files: [{}]\n",
+                rules.display()
+            ),
+        )
+        .unwrap();
+        let out = run(
+            &binary(),
+            &["alert-evaluator", "--config", config.to_str().unwrap()],
+            &dir,
+        );
+        let said = text(&out);
+        assert!(!out.status.success(), "{file}: started:\n{said}");
+        let at = format!("{file}:{place}: ");
+        let line = said.lines().find(|l| l.contains(&at));
+        assert!(
+            line.is_some_and(|l| l.contains(says)),
+            "{file}: no line with {at}… {says}:\n{said}"
+        );
+        assert_eq!(said.matches(&at).count(), 1, "{file}: said twice:\n{said}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -42,15 +42,22 @@ pub enum Error {
     /// The bus refused us.
     #[error(transparent)]
     Bus(#[from] shared::bus::BusError),
-    /// A rule file did not load.
+    /// A rule file did not load. Not a `source`: the message already holds every
+    /// problem, and error chains would print them twice.
     #[error("rule files:\n{0}")]
-    Rules(#[from] rules::LoadError),
+    Rules(rules::LoadError),
     /// The state store failed.
     #[error(transparent)]
     Store(#[from] shared::store::StoreError),
     /// Alert state could not be encoded.
     #[error("alert state: {0}")]
     Encode(String),
+}
+
+impl From<rules::LoadError> for Error {
+    fn from(e: rules::LoadError) -> Self {
+        Error::Rules(e)
+    }
 }
 
 /// The evaluator for `config`: its rule files loaded and checked.

@@ -259,3 +259,99 @@ fn the_window_forgets_what_is_older_than_the_retention() {
         e.storage().point_count()
     );
 }
+
+#[test]
+fn alerts_whose_labels_differ_only_slightly_are_told_apart() {
+    // Label sets like these collide under a 64-bit Fx hash; alerts are keyed by their
+    // labels, so every one is its own alert.
+    let mut e = Evaluator::new(group(QUEUE_RULE), settings());
+    let mut feed = Feed::default();
+    for m in 0..500 {
+        feed.aggregates(e.storage_mut(), &queue(&format!("model-{m}"), 0, 80.0));
+    }
+    let step = e.step(0);
+    assert!(step.errors.is_empty(), "{:?}", step.errors);
+    assert_eq!(step.transitions.len(), 500);
+    assert_eq!(e.alerts_of("HighQueue").len(), 500);
+}
+
+#[test]
+fn a_rule_over_the_group_limit_fails_and_its_result_is_discarded_as_in_prometheus() {
+    // Prometheus 2.42 (rules/alerting.go, rules/recording.go, rules/manager.go): a rule
+    // with more alerts or series than the group's `limit` fails with "exceeded limit of
+    // N with M alerts|series"; nothing of it is appended (and no stale markers are
+    // written), an alerting rule forgets its alerts, and no notification is sent.
+    let rules = r#"
+groups:
+  - name: pool
+    limit: 2
+    rules:
+      - alert: HighQueue
+        expr: inference_pool_average_queue_size > 50
+        for: 10s
+      - record: high_queue
+        expr: inference_pool_average_queue_size > 50
+"#;
+    let mut e = Evaluator::new(group(rules), settings());
+    let mut feed = Feed::default();
+    let mut step_with = |e: &mut Evaluator, t: i64, pools: &[&str]| {
+        for p in ["a", "b", "c"] {
+            let value = if pools.contains(&p) { 80.0 } else { 10.0 };
+            feed.aggregates(e.storage_mut(), &queue(p, t * S, value));
+        }
+        e.step(t * S)
+    };
+
+    let ok = step_with(&mut e, 0, &["a", "b"]);
+    assert!(ok.errors.is_empty(), "{:?}", ok.errors);
+    assert_eq!(ok.transitions.len(), 2);
+
+    let over = step_with(&mut e, 1, &["a", "b", "c"]);
+    let errors: Vec<_> = over
+        .errors
+        .iter()
+        .map(|(g, r, err)| (g.as_str(), r.as_str(), err.to_string()))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            (
+                "pool",
+                "HighQueue",
+                "exceeded limit of 2 with 3 alerts".to_string()
+            ),
+            (
+                "pool",
+                "high_queue",
+                "exceeded limit of 2 with 3 series".to_string()
+            ),
+        ]
+    );
+    assert!(over.transitions.is_empty(), "{:?}", over.transitions);
+    assert!(over.due.is_empty());
+    assert!(e.alerts_of("HighQueue").is_empty());
+    // Nothing appended at 1 s: the last points are still those of 0 s.
+    assert_eq!(query(&e, "timestamp(high_queue)", S).len(), 2);
+    assert!(
+        query(
+            &e,
+            "timestamp(high_queue) == 1 or timestamp(ALERTS) == 1",
+            S
+        )
+        .is_empty(),
+        "a failed rule appended samples"
+    );
+
+    // Under the limit again: the alerts start over (their `for` timer too).
+    let back = step_with(&mut e, 2, &["a", "b"]);
+    assert!(back.errors.is_empty(), "{:?}", back.errors);
+    let pending: Vec<_> = back
+        .transitions
+        .iter()
+        .map(|x| (x.from, x.to, x.active_at.map(|t| t.timestamp())))
+        .collect();
+    assert_eq!(
+        pending,
+        [(AlertState::Inactive, AlertState::Pending, Some(2)); 2]
+    );
+}

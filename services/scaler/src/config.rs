@@ -1,5 +1,6 @@
-//! The `scaler:` section of `poolpilot.yaml`: one entry per pool, each an
-//! autoscaling/v2 `HorizontalPodAutoscaler` spec (inline, or the manifest file itself).
+//! The `scaler:` section of `poolpilot.yaml`: one entry per pool, each with an
+//! autoscaling/v2 `HorizontalPodAutoscaler` spec written inline (the manifest's
+//! `spec:`; `poolpilot import` turns a whole manifest into such an entry).
 
 use std::path::PathBuf;
 use std::time::Duration;

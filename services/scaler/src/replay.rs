@@ -1,13 +1,17 @@
 //! `poolpilot scaler replay`: the core over a recorded timeline, one JSON decision per
 //! observation, so targets can be tuned against real data without a cluster. Each
 //! decision that changes replicas is taken as applied (it counts in rate limits).
+//! Metric names are read as the spec's are (`plain_metric_name`): the Google Cloud form
+//! `prometheus.googleapis.com|<name>|<kind>` and `<name>` are the same metric.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::path::Path;
 
 use k8s_openapi::api::autoscaling::v2::{HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec};
 use serde::{Deserialize, Serialize};
 
+use crate::core::spec::plain_metric_name;
 use crate::core::{Mode, Observation, Scaler};
 
 /// One observation of the timeline.
@@ -19,7 +23,7 @@ struct Line {
     spec_replicas: i32,
     status_replicas: i32,
     ready_pods: i32,
-    metrics: std::collections::BTreeMap<String, f64>,
+    metrics: BTreeMap<String, f64>,
 }
 
 /// One decision of the replay.
@@ -110,6 +114,7 @@ pub fn replay(
             return Err(bad(i + 1, format!("time {} goes backwards", line.time)));
         }
         last = line.time;
+        let metrics = plain_metrics(line.metrics).map_err(|e| bad(i + 1, e))?;
         let now = (line.time * 1000.0) as i64;
         let decision = scaler.recommend(
             now,
@@ -117,7 +122,7 @@ pub fn replay(
                 spec_replicas: line.spec_replicas,
                 status_replicas: line.status_replicas,
                 ready_pods: line.ready_pods,
-                metrics: line.metrics,
+                metrics,
             },
         );
         if decision.desired != decision.current {
@@ -136,17 +141,36 @@ pub fn replay(
     Ok(())
 }
 
+/// An observation's metrics under their plain names, as the spec's are read, so a
+/// timeline may name a metric in either form; one metric given in both is an error.
+fn plain_metrics(metrics: BTreeMap<String, f64>) -> Result<BTreeMap<String, f64>, String> {
+    let mut out = BTreeMap::new();
+    for (name, value) in metrics {
+        let plain = plain_metric_name(&name).map_err(|e| format!("metrics: {e}"))?;
+        if out.insert(plain.clone(), value).is_some() {
+            return Err(format!(
+                "metrics: {plain:?} is given twice (once as {name:?})"
+            ));
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn spec() -> HorizontalPodAutoscalerSpec {
+    const KV: &str = "inference_pool_average_kv_cache_utilization";
+    const KV_GMP: &str =
+        "prometheus.googleapis.com|inference_pool_average_kv_cache_utilization|gauge";
+
+    fn spec(metric: &str) -> HorizontalPodAutoscalerSpec {
         serde_json::from_value(serde_json::json!({
             "scaleTargetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": "llama3" },
             "minReplicas": 1,
             "maxReplicas": 10,
             "metrics": [{ "type": "External", "external": {
-                "metric": { "name": "inference_pool_average_kv_cache_utilization" },
+                "metric": { "name": metric },
                 "target": { "type": "AverageValue", "averageValue": "500m" } } }],
             "behavior": {}
         }))
@@ -154,9 +178,13 @@ mod tests {
     }
 
     fn run(timeline: &str) -> Result<Vec<serde_json::Value>, ReplayError> {
+        run_with(KV, timeline)
+    }
+
+    fn run_with(metric: &str, timeline: &str) -> Result<Vec<serde_json::Value>, ReplayError> {
         let mut out = Vec::new();
         replay(
-            spec(),
+            spec(metric),
             Mode::PoolAverage,
             "t.jsonl",
             timeline.as_bytes(),
@@ -193,5 +221,35 @@ mod tests {
             err.starts_with("t.jsonl:2:") && err.contains("backwards"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_metric_is_the_same_in_its_google_cloud_and_its_plain_name() {
+        let line = |metric: &str| {
+            format!(
+                "{{\"time\": 0, \"spec_replicas\": 2, \"status_replicas\": 2, \"ready_pods\": 2, \"metrics\": {{\"{metric}\": 0.9}}}}\n"
+            )
+        };
+        for (in_spec, in_timeline) in [(KV, KV_GMP), (KV_GMP, KV), (KV_GMP, KV_GMP)] {
+            let out = run_with(in_spec, &line(in_timeline)).unwrap();
+            // ceil(2 × 0.9 / 0.5) = 4: the metric was found, not missing.
+            assert_eq!(
+                out[0]["desired"], 4,
+                "{in_spec} / {in_timeline}: {}",
+                out[0]
+            );
+        }
+        let both = format!(
+            "{{\"time\": 0, \"spec_replicas\": 2, \"status_replicas\": 2, \"ready_pods\": 2, \"metrics\": {{\"{KV}\": 0.9, \"{KV_GMP}\": 0.1}}}}\n"
+        );
+        let err = run(&both).unwrap_err().to_string();
+        assert!(
+            err.starts_with("t.jsonl:1:") && err.contains("twice"),
+            "{err}"
+        );
+        let err = run(&line("prometheus.googleapis.com|kv"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("t.jsonl:1: metrics:"), "{err}");
     }
 }

@@ -143,7 +143,9 @@ impl Labels {
     }
 
     /// Builds from pairs sorted by name, unique, with non-empty values.
-    fn from_sorted<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> Labels {
+    pub(crate) fn from_sorted<'a>(
+        pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+    ) -> Labels {
         let name = pairs
             .clone()
             .find(|(n, _)| *n == METRIC_NAME)

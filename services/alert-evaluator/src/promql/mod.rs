@@ -67,6 +67,7 @@ mod tests;
 
 pub use check::unsupported;
 pub use eval::{EvalError, LOOKBACK_MS, instant};
+pub(crate) use hashing::{FxHashMap, FxHashSet};
 pub use labels::Labels;
 pub(crate) use labels::{is_valid_label_name, label_set_string};
 pub use promql_parser::parser::Expr;

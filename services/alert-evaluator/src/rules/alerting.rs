@@ -3,12 +3,13 @@
 //! the 15-minute resolved retention, the `ALERTS`/`ALERTS_FOR_STATE` series and the
 //! re-send schedule of `sendAlerts`. Time is always an argument.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::{Context, RuleError, query};
-use crate::promql::{self, Labels, Sample, Storage};
+use crate::promql::{self, FxHashMap, FxHashSet, Labels, Sample, Storage};
 use crate::template::{Data, Template};
 
 /// How long a resolved alert is still sent to Alertmanager (Prometheus's
@@ -89,7 +90,19 @@ pub struct AlertingRule {
     keep_firing_for_ms: i64,
     labels: Vec<(String, Template)>,
     annotations: Vec<(String, Template)>,
-    active: HashMap<BTreeMap<String, String>, Alert>,
+    /// The active alerts by [`alert_key`].
+    active: FxHashMap<Labels, Alert>,
+}
+
+/// A result of this evaluation, before it is merged into the active alerts.
+enum Fresh {
+    /// An alert already pending or firing: only its value and annotations change.
+    Seen {
+        value: f64,
+        annotations: Vec<String>,
+    },
+    /// A new alert (or one that was resolved and holds again).
+    New(Box<Alert>),
 }
 
 impl AlertingRule {
@@ -111,7 +124,7 @@ impl AlertingRule {
             keep_firing_for_ms,
             labels,
             annotations,
-            active: HashMap::new(),
+            active: FxHashMap::default(),
         }
     }
 
@@ -123,6 +136,10 @@ impl AlertingRule {
     /// Evaluates at `now` and returns the `ALERTS`/`ALERTS_FOR_STATE` samples and what
     /// changed. On error (including a `limit` overrun, which clears the alerts as
     /// Prometheus does) nothing is returned.
+    ///
+    /// Alerts are keyed by their label set as a [`Labels`] (one buffer, hashed once):
+    /// an alert that is already active costs that key and its annotations; its label
+    /// map is built only when it first appears.
     pub fn eval(
         &mut self,
         storage: &Storage,
@@ -131,39 +148,72 @@ impl AlertingRule {
         ctx: &Context,
     ) -> Result<(Vec<Sample>, Vec<Change>), RuleError> {
         let result = query(storage, &self.expr, now)?;
-        let mut fresh: HashMap<BTreeMap<String, String>, Alert> = HashMap::new();
-        for sample in result {
-            let metric = sample.labels.without_name().to_map();
-            let expanded = |templates: &[(String, Template)]| -> BTreeMap<String, String> {
-                let data = Data {
-                    labels: &metric,
-                    external_labels: ctx.external_labels,
-                    external_url: ctx.external_url,
-                    value: sample.value,
-                };
-                templates
-                    .iter()
-                    .map(|(k, t)| (k.clone(), t.expand(&data)))
-                    .collect()
+        let Self {
+            name,
+            hold_ms,
+            keep_firing_for_ms,
+            labels: label_templates,
+            annotations: annotation_templates,
+            active,
+            ..
+        } = self;
+        // `$labels` is only built when some template can read it.
+        let all_static = label_templates
+            .iter()
+            .chain(annotation_templates.iter())
+            .all(|(_, t)| t.is_static());
+        let mut returned: FxHashSet<Labels> = FxHashSet::default();
+        returned.reserve(result.len());
+        let mut fresh: Vec<(Labels, Fresh)> = Vec::with_capacity(result.len());
+        for sample in &result {
+            let metric = sample.labels.without_name();
+            let metric_map = if all_static {
+                BTreeMap::new()
+            } else {
+                metric.to_map()
             };
-            let mut labels = metric.clone();
-            for (k, v) in expanded(&self.labels) {
-                if v.is_empty() {
-                    labels.remove(&k);
+            let data = Data {
+                labels: &metric_map,
+                external_labels: ctx.external_labels,
+                external_url: ctx.external_url,
+                value: sample.value,
+            };
+            // Prometheus's `labels.Builder`: the result's labels, each rule label set
+            // (an empty value deletes), then `alertname`.
+            let mut labels: Vec<(&str, Cow<'_, str>)> =
+                metric.iter().map(|(k, v)| (k, Cow::Borrowed(v))).collect();
+            for (k, t) in label_templates.iter() {
+                let v = if t.is_static() {
+                    Cow::Borrowed(t.text())
                 } else {
-                    labels.insert(k, v);
-                }
+                    Cow::Owned(t.expand(&data))
+                };
+                set_label(&mut labels, k, v);
             }
-            labels.insert("alertname".to_owned(), self.name.clone());
-            let annotations = expanded(&self.annotations);
-            if fresh.contains_key(&labels) {
+            set_label(&mut labels, "alertname", Cow::Borrowed(name.as_str()));
+            let key = Labels::from_sorted(labels.iter().map(|(k, v)| (*k, &**v)));
+            if !returned.insert(key.clone()) {
                 return Err(RuleError::DuplicateAlert);
             }
-            fresh.insert(
-                labels.clone(),
-                Alert {
-                    labels,
+            let annotations: Vec<String> = annotation_templates
+                .iter()
+                .map(|(_, t)| t.expand(&data))
+                .collect();
+            let entry = match active.get(&key) {
+                Some(a) if a.state != State::Inactive => Fresh::Seen {
+                    value: sample.value,
                     annotations,
+                },
+                _ => Fresh::New(Box::new(Alert {
+                    labels: labels
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v.into_owned()))
+                        .collect(),
+                    annotations: annotation_templates
+                        .iter()
+                        .map(|(k, _)| k.clone())
+                        .zip(annotations)
+                        .collect(),
                     state: State::Pending,
                     value: sample.value,
                     active_at: now,
@@ -173,35 +223,39 @@ impl AlertingRule {
                     valid_until: None,
                     keep_firing_since: None,
                     series: None,
-                },
-            );
+                })),
+            };
+            fresh.push((key, entry));
         }
-        let before: HashMap<_, _> = self
-            .active
-            .iter()
-            .map(|(k, a)| (k.clone(), a.state))
-            .collect();
-        let returned: HashSet<_> = fresh.keys().cloned().collect();
-        for (key, alert) in fresh {
-            match self.active.get_mut(&key) {
-                Some(a) if a.state != State::Inactive => {
-                    a.value = alert.value;
-                    a.annotations = alert.annotations;
+        // The state before this evaluation of the alerts replaced or added below; every
+        // other alert's is its state when the loop after reaches it.
+        let mut replaced: FxHashMap<Labels, Option<State>> = FxHashMap::default();
+        for (key, entry) in fresh {
+            match entry {
+                Fresh::Seen { value, annotations } => {
+                    if let Some(a) = active.get_mut(&key) {
+                        a.value = value;
+                        set_annotations(&mut a.annotations, annotation_templates, annotations);
+                    }
                 }
-                _ => {
-                    self.active.insert(key, alert);
+                Fresh::New(alert) => {
+                    let from = active.insert(key.clone(), *alert).map(|old| old.state);
+                    replaced.insert(key, from);
                 }
             }
         }
-        let mut samples = Vec::new();
+        let mut samples = Vec::with_capacity(2 * active.len());
+        let mut changes: Vec<Change> = Vec::new();
         let mut active_pending = 0;
         let mut removed = Vec::new();
-        for (key, a) in &mut self.active {
+        for (key, a) in active.iter_mut() {
+            let from = replaced.get(key).copied().unwrap_or(Some(a.state));
+            let mut keep_series = true;
             if !returned.contains(key) {
                 let mut keep_firing = false;
-                if a.state == State::Firing && self.keep_firing_for_ms > 0 {
+                if a.state == State::Firing && *keep_firing_for_ms > 0 {
                     let since = *a.keep_firing_since.get_or_insert(now);
-                    keep_firing = now - since < self.keep_firing_for_ms;
+                    keep_firing = now - since < *keep_firing_for_ms;
                 }
                 if a.state == State::Pending
                     || a.resolved_at
@@ -213,30 +267,26 @@ impl AlertingRule {
                     a.state = State::Inactive;
                     a.resolved_at = Some(now);
                 }
-                if !keep_firing {
-                    continue;
-                }
+                keep_series = keep_firing;
             } else {
                 a.keep_firing_since = None;
             }
-            active_pending += 1;
-            if a.state == State::Pending && now - a.active_at >= self.hold_ms {
-                a.state = State::Firing;
-                a.fired_at = Some(now);
+            if keep_series {
+                active_pending += 1;
+                if a.state == State::Pending && now - a.active_at >= *hold_ms {
+                    a.state = State::Firing;
+                    a.fired_at = Some(now);
+                }
+                let (alerts, for_state) = alert_series(a);
+                samples.push(Sample {
+                    labels: alerts,
+                    value: 1.0,
+                });
+                samples.push(Sample {
+                    labels: for_state,
+                    value: (a.active_at / 1000) as f64,
+                });
             }
-            let (alerts, for_state) = alert_series(a);
-            samples.push(Sample {
-                labels: alerts,
-                value: 1.0,
-            });
-            samples.push(Sample {
-                labels: for_state,
-                value: (a.active_at / 1000) as f64,
-            });
-        }
-        let mut changes: Vec<Change> = Vec::new();
-        for (key, a) in &self.active {
-            let from = before.get(key).copied();
             if from != Some(a.state) && !(from.is_none() && a.state == State::Inactive) {
                 changes.push(Change {
                     alert: a.clone(),
@@ -245,10 +295,10 @@ impl AlertingRule {
             }
         }
         for key in removed {
-            self.active.remove(&key);
+            active.remove(&key);
         }
         if limit > 0 && active_pending > limit {
-            self.active.clear();
+            active.clear();
             return Err(RuleError::Limit {
                 limit,
                 found: active_pending,
@@ -287,7 +337,50 @@ impl AlertingRule {
 
     /// Continues from alerts saved before a restart.
     pub fn restore(&mut self, alerts: Vec<Alert>) {
-        self.active = alerts.into_iter().map(|a| (a.labels.clone(), a)).collect();
+        self.active = alerts.into_iter().map(|a| (alert_key(&a), a)).collect();
+    }
+}
+
+/// The key of an alert among its rule's alerts: its labels.
+fn alert_key(a: &Alert) -> Labels {
+    Labels::from_pairs(a.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// Sets `name` in `labels` (sorted by name); an empty value deletes it.
+fn set_label<'a>(labels: &mut Vec<(&'a str, Cow<'a, str>)>, name: &'a str, value: Cow<'a, str>) {
+    match labels.binary_search_by(|(n, _)| (*n).cmp(name)) {
+        Ok(i) if value.is_empty() => {
+            labels.remove(i);
+        }
+        Ok(i) => labels[i].1 = value,
+        Err(_) if value.is_empty() => {}
+        Err(i) => labels.insert(i, (name, value)),
+    }
+}
+
+/// Replaces an alert's annotations with this evaluation's values, in place when the
+/// rule's annotation names are the ones the alert has (always, unless it was restored
+/// from a rule with other annotations).
+fn set_annotations(
+    annotations: &mut BTreeMap<String, String>,
+    templates: &[(String, Template)],
+    values: Vec<String>,
+) {
+    let same_names = annotations.len() == templates.len()
+        && annotations
+            .keys()
+            .zip(templates)
+            .all(|(k, (name, _))| k == name);
+    if same_names {
+        for (old, new) in annotations.values_mut().zip(values) {
+            *old = new;
+        }
+    } else {
+        *annotations = templates
+            .iter()
+            .map(|(k, _)| k.clone())
+            .zip(values)
+            .collect();
     }
 }
 

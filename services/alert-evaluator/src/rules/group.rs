@@ -3,7 +3,6 @@
 //! and stale markers for the series a rule returned last time but not this time
 //! (Prometheus's `rules/group.go`).
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use super::alerting::{Alert, AlertingRule, Change};
 use super::file::{GroupSpec, RuleSpec, template_name};
 use super::recording::RecordingRule;
 use super::{Context, RuleError};
-use crate::promql::{self, Labels, STALE_NAN, Storage};
+use crate::promql::{self, FxHashSet, Labels, STALE_NAN, Storage};
 use crate::template::Template;
 
 /// One rule of a group.
@@ -44,7 +43,8 @@ pub struct Group {
     pub limit: usize,
     /// The rules, in order.
     pub rules: Vec<Rule>,
-    previous: Vec<HashSet<Labels>>,
+    /// Each rule's series of the last evaluation, for stale markers.
+    previous: Vec<FxHashSet<Labels>>,
 }
 
 /// What one evaluation of a group did.
@@ -78,7 +78,7 @@ impl Group {
             file: file.display().to_string(),
             interval: spec.interval.unwrap_or(default_interval),
             limit: spec.limit,
-            previous: vec![HashSet::new(); rules.len()],
+            previous: vec![FxHashSet::default(); rules.len()],
             rules,
         })
     }
@@ -106,7 +106,8 @@ impl Group {
                     continue;
                 }
             };
-            let mut current = HashSet::with_capacity(samples.len());
+            let mut current = FxHashSet::default();
+            current.reserve(samples.len());
             for s in samples {
                 if storage.append(&s.labels, now, s.value).is_err() {
                     out.rejected += 1;

@@ -11,6 +11,11 @@
 //! process's resident memory grew while building it (`VmRSS` from
 //! `/proc/self/status` before and after, where the kernel has it).
 
+/// The allocator the `poolpilot` binary uses, so the evaluation measured here
+/// is the one shipped.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 
 use alert_evaluator::promql::{Labels, Storage, Value, instant, parse};

@@ -14,12 +14,12 @@ use std::time::Duration;
 
 use clap::Parser;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use poolpilot::{Cli, Config, Part, start};
 use poolpilot_tests::{
-    Process, eventually, free_port, http_get, infra, kafka_shared, namespace_with_deployment,
-    repo_root, shared_dir, unique,
+    Process, eventually, free_port, fresh_namespace, http_get, infra, kafka_shared,
+    namespace_with_deployment, repo_root, shared_dir, unique,
 };
 use promql_parser::parser::Expr;
 use promql_parser::util::{ExprVisitor, walk_expr};
@@ -543,17 +543,6 @@ async fn admin_client() -> kube::Client {
         .unwrap()
 }
 
-async fn fresh_namespace(client: &kube::Client) -> String {
-    let ns = unique("deploy");
-    let namespace: Namespace =
-        serde_json::from_value(json!({ "metadata": { "name": ns } })).unwrap();
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &namespace)
-        .await
-        .unwrap();
-    ns
-}
-
 /// `deploy/kubernetes/poolpilot.yaml` with every pool moved to `ns`.
 fn cluster_config(ns: &str) -> Config {
     let mut config =
@@ -576,7 +565,7 @@ fn cluster_config(ns: &str) -> Config {
 async fn the_scalers_service_account_scales_its_pool_and_may_do_nothing_else() {
     let _broker = kafka_shared().await;
     let admin = admin_client().await;
-    let ns = fresh_namespace(&admin).await;
+    let ns = fresh_namespace(&admin, "deploy").await;
     let kubeconfig = service_account_in(&ns, "scaler");
 
     assert_eq!(
@@ -683,7 +672,7 @@ async fn the_scalers_service_account_scales_its_pool_and_may_do_nothing_else() {
 async fn the_scrapers_service_account_follows_its_inference_pool_and_may_do_nothing_else() {
     apply_crds();
     let admin = admin_client().await;
-    let ns = fresh_namespace(&admin).await;
+    let ns = fresh_namespace(&admin, "deploy").await;
     let kubeconfig = service_account_in(&ns, "scraper");
 
     assert_eq!(

@@ -307,20 +307,14 @@ async fn a_body_over_the_limit_is_an_error_not_an_oom() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pods_discovered_on_the_real_apiserver_come_and_go() {
-    use k8s_openapi::api::core::v1::{Namespace, Pod};
+    use k8s_openapi::api::core::v1::Pod;
     use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 
     let _broker = kafka_shared().await;
     let fleet = poolpilot_tests::sim_fleet(1).await;
     let port = fleet.pods()[0].addr.port();
     let client = scraper_kube_client().await;
-    let ns = unique("disc");
-    let namespace: Namespace =
-        serde_json::from_value(json!({ "metadata": { "name": ns } })).unwrap();
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &namespace)
-        .await
-        .unwrap();
+    let ns = poolpilot_tests::fresh_namespace(&client, "disc").await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
     let pod = |name: &str, app: &str| -> Pod {
         serde_json::from_value(json!({
@@ -401,7 +395,7 @@ async fn scraper_kube_client() -> kube::Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_inference_pool_object_is_followed() {
-    use k8s_openapi::api::core::v1::{Namespace, Pod};
+    use k8s_openapi::api::core::v1::Pod;
     use kube::api::{
         Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
     };
@@ -431,13 +425,7 @@ async fn a_real_inference_pool_object_is_followed() {
         Err(e) => panic!("creating the CRD: {e}"),
     }
 
-    let ns = unique("ipool");
-    let namespace: Namespace =
-        serde_json::from_value(json!({ "metadata": { "name": ns } })).unwrap();
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &namespace)
-        .await
-        .unwrap();
+    let ns = poolpilot_tests::fresh_namespace(&client, "ipool").await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
     let ready = json!({ "status": { "phase": "Running", "podIP": "127.0.0.1", "conditions": [{ "type": "Ready", "status": "True" }] } });
     for (name, app) in [("llama-0", "llama"), ("other-0", "other")] {

@@ -379,19 +379,26 @@ impl Receiver {
     }
 }
 
-/// A fresh namespace holding a one-replica Deployment `llama3` (no controllers run in
-/// the test API server, so it never gets pods): what the scaler's tests scale.
-pub async fn namespace_with_deployment(client: &kube::Client) -> scaler::TargetRef {
-    use k8s_openapi::api::apps::v1::Deployment;
+/// A namespace of its own for one test, named `<prefix>-…`.
+pub async fn fresh_namespace(client: &kube::Client, prefix: &str) -> String {
     use k8s_openapi::api::core::v1::Namespace;
     use kube::api::{Api, PostParams};
-    let ns = unique("it");
+    let ns = unique(prefix);
     let namespace: Namespace =
         serde_json::from_value(serde_json::json!({ "metadata": { "name": ns } })).unwrap();
     Api::<Namespace>::all(client.clone())
         .create(&PostParams::default(), &namespace)
         .await
         .unwrap();
+    ns
+}
+
+/// A fresh namespace holding a one-replica Deployment `llama3` (no controllers run in
+/// the test API server, so it never gets pods): what the scaler's tests scale.
+pub async fn namespace_with_deployment(client: &kube::Client) -> scaler::TargetRef {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use kube::api::{Api, PostParams};
+    let ns = fresh_namespace(client, "it").await;
     let deployment: Deployment = serde_json::from_value(serde_json::json!({
         "metadata": { "name": "llama3" },
         "spec": {

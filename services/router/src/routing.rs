@@ -133,10 +133,7 @@ impl Router for Routing {
             .unwrap_or_default();
         let event = self.observer.completed(record, pool);
         if let Err(e) = self.events.try_send(event) {
-            let id = match &e {
-                mpsc::error::TrySendError::Full(event)
-                | mpsc::error::TrySendError::Closed(event) => &event.id,
-            };
+            let id = e.into_inner().id;
             tracing::warn!(%id, "Request event dropped: the publisher is behind.");
         }
     }

@@ -108,11 +108,11 @@ async fn start_worker(
         config: config.clone(),
         router: Arc::clone(router),
     };
-    let bind_err = |source| ProxyError::Bind { addr, source };
+    let start_err = |source| ProxyError::Start { worker: i, source };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(bind_err)?;
+        .map_err(start_err)?;
     std::thread::Builder::new()
         .name(format!("proxy-{i}"))
         .spawn(move || {
@@ -133,10 +133,10 @@ async fn start_worker(
             drop(runtime);
             let _ = done_tx.send(());
         })
-        .map_err(bind_err)?;
+        .map_err(start_err)?;
     match bound_rx.await {
         Ok(Ok(bound)) => Ok((bound, done_rx)),
-        Ok(Err(source)) => Err(bind_err(source)),
+        Ok(Err(source)) => Err(ProxyError::Bind { addr, source }),
         Err(_) => Err(ProxyError::Worker(i)),
     }
 }

@@ -121,8 +121,11 @@ pub enum ProxyError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("proxy task failed: {0}")]
-    Task(#[from] tokio::task::JoinError),
+    #[error("cannot start proxy worker {worker}: {source}")]
+    Start {
+        worker: usize,
+        source: std::io::Error,
+    },
     #[error("proxy worker thread {0} failed")]
     Worker(usize),
 }

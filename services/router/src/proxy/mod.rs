@@ -7,13 +7,15 @@
 //!   [`RequestRecord`], [`ProxyConfig`], [`ProxyError`]).
 //! - `server.rs`: listener, HTTP/1.1 + h2c connections, dispatch by path, shutdown.
 //! - `request.rs`: body reading, validation, prompt extraction, `model` rewrite.
-//! - `upstream.rs`: pooled client, header filtering, retry and error classification.
+//! - `pool.rs`: each worker's upstream HTTP/1.1 connections, idle ones by endpoint.
+//! - `upstream.rs`: header filtering, retry and error classification.
 //! - `stream.rs`: pass-through response body (TTFT, token counting, disconnect).
 //! - `record.rs`: guards that report `finished`/`completed` exactly once.
 //! - `errors.rs`: OpenAI-style error bodies and RFC 9209 `Proxy-Status` values.
 
 mod errors;
 mod guarded;
+mod pool;
 mod record;
 mod request;
 mod server;

@@ -11,6 +11,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT};
+use hyper::http::uri::PathAndQuery;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -22,11 +23,12 @@ use tokio::task::JoinSet;
 
 use super::errors::{ApiError, ProxyBody, json_response};
 use super::guarded::{self, Checked};
+use super::pool::{self, Pool};
 use super::record::Tracker;
 use super::request::{self, ParsedBody};
 use super::stream::{Meter, PassThrough};
 use super::types::{ProxyConfig, ProxyError, RequestRecord, RouteDecision, RouteRequest, Router};
-use super::upstream::{self, Client, Forward};
+use super::upstream::{self, Forward};
 
 const OBJECTIVE: HeaderName = HeaderName::from_static("x-gateway-inference-objective");
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -56,7 +58,7 @@ impl ProxyHandle {
 struct State {
     config: ProxyConfig,
     router: Arc<dyn Router>,
-    client: Client,
+    pool: Pool,
 }
 
 /// Binds `config.listen` once per worker thread (`SO_REUSEPORT`: the kernel
@@ -73,7 +75,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<ProxyHandle, ProxyError> {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut addr = config.listen;
+    let mut addr = vacant(config.listen)?;
     let mut workers = Vec::new();
     for i in 0..config.threads.max(1) {
         let (bound, done) = start_worker(i, addr, &config, &router, stop_rx.clone()).await?;
@@ -104,7 +106,7 @@ async fn start_worker(
     let (bound_tx, bound_rx) = oneshot::channel();
     let (done_tx, done_rx) = oneshot::channel();
     let state = State {
-        client: upstream::client(config.connect_timeout),
+        pool: Pool::new(config.connect_timeout),
         config: config.clone(),
         router: Arc::clone(router),
     };
@@ -128,7 +130,9 @@ async fn start_worker(
                 let stopped = async move {
                     let _ = stop.wait_for(|stop| *stop).await;
                 };
+                let sweeper = tokio::spawn(sweep(state.pool.clone()));
                 accept_loop(listener, Arc::new(state), stopped).await;
+                sweeper.abort();
             });
             drop(runtime);
             let _ = done_tx.send(());
@@ -139,6 +143,26 @@ async fn start_worker(
         Ok(Err(source)) => Err(ProxyError::Bind { addr, source }),
         Err(_) => Err(ProxyError::Worker(i)),
     }
+}
+
+/// Closes the worker's upstream connections that idled too long, every
+/// quarter of [`pool::IDLE_TIMEOUT`].
+async fn sweep(pool: Pool) {
+    let mut every = tokio::time::interval(pool::IDLE_TIMEOUT / 4);
+    loop {
+        let now = every.tick().await;
+        pool.sweep(now);
+    }
+}
+
+/// `addr` with its port resolved, once no socket listens on it. The workers'
+/// listeners share their port (`SO_REUSEPORT`), so they would also share it
+/// with another process's: a second router on the same port must be refused
+/// here, not sent half the connections.
+fn vacant(addr: SocketAddr) -> Result<SocketAddr, ProxyError> {
+    let bind_err = |source| ProxyError::Bind { addr, source };
+    let probe = std::net::TcpListener::bind(addr).map_err(bind_err)?;
+    probe.local_addr().map_err(bind_err)
 }
 
 /// A listener on `addr` that other workers may share (`SO_REUSEPORT`).
@@ -366,10 +390,14 @@ async fn proxy(state: &State, mut tracker: Tracker, req: Request<Incoming>) -> R
         headers.entry(REQUEST_ID).or_insert(id);
     }
     let forward = Forward {
-        client: &state.client,
+        pool: &state.pool,
         router: &state.router,
         method: parts.method.clone(),
-        path_and_query: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+        path_and_query: parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/")),
         headers,
         body: request::rewrite_model(&raw, &model, &target_model),
         endpoints: &endpoints,
@@ -404,16 +432,16 @@ async fn proxy(state: &State, mut tracker: Tracker, req: Request<Incoming>) -> R
             }
         }
     };
-    let in_flight = answer.in_flight;
+    let held = answer.held;
     let body = match checked {
         Checked::Whole(bytes) => {
             head.headers.remove(CONTENT_LENGTH);
             let whole = http_body_util::Full::new(bytes);
-            PassThrough::new(whole, sleep, meter, in_flight, tracker, None).boxed()
+            PassThrough::new(whole, sleep, meter, held, tracker, None).boxed()
         }
         Checked::Upstream(body) => {
             let sse = streamed.then(|| guarded::stream(guard, chain)).flatten();
-            PassThrough::new(body, sleep, meter, in_flight, tracker, sse).boxed()
+            PassThrough::new(body, sleep, meter, held, tracker, sse).boxed()
         }
     };
     let mut response = Response::new(body);

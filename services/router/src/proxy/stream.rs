@@ -17,8 +17,9 @@ use tokio::time::Sleep;
 
 use super::errors::{BoxError, proxy_status};
 use super::guarded::note;
-use super::record::{CLIENT_CLOSED, InFlight, Tracker};
+use super::record::{CLIENT_CLOSED, Tracker};
 use super::types::RequestRecord;
+use super::upstream::Held;
 use crate::guard::{SseGuard, Step};
 
 /// Most bytes of a JSON response kept to read its `usage` at the end.
@@ -245,14 +246,15 @@ impl<'de> Deserialize<'de> for Deltas {
 /// one), through the guard's [`SseGuard`] when a chain checks streamed responses.
 ///
 /// Field order is drop order: the upstream body goes first (cancelling the
-/// upstream request), then the in-flight slot, then the record is reported.
+/// upstream request), then the connection and in-flight slot, then the record
+/// is reported.
 pub(crate) struct PassThrough<B: Body> {
     inner: B,
     deadline: Pin<Box<Sleep>>,
     meter: Meter,
     sse: Option<SseGuard>,
     ended: bool,
-    _in_flight: InFlight,
+    _held: Held,
     tracker: Tracker,
 }
 
@@ -265,7 +267,7 @@ where
         inner: B,
         deadline: Pin<Box<Sleep>>,
         meter: Meter,
-        in_flight: InFlight,
+        held: Held,
         tracker: Tracker,
         sse: Option<SseGuard>,
     ) -> Self {
@@ -275,7 +277,7 @@ where
             meter,
             sse,
             ended: false,
-            _in_flight: in_flight,
+            _held: held,
             tracker,
         }
     }

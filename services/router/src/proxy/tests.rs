@@ -776,3 +776,22 @@ async fn a_port_held_by_another_socket_is_a_bind_error() {
     .unwrap_err();
     assert!(matches!(err, ProxyError::Bind { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn a_second_router_on_a_listening_port_is_refused() {
+    let router = TestRouter::to(Vec::new(), "m1");
+    let first = Proxy::start(Arc::clone(&router), SECS_5).await;
+    let config = ProxyConfig {
+        listen: first.addr,
+        threads: 2,
+        max_body_bytes: 1024,
+        timeout: Duration::from_secs(1),
+        connect_timeout: Duration::from_secs(1),
+        guard: None,
+    };
+    let err = serve(config, router, std::future::pending())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ProxyError::Bind { .. }), "{err}");
+    first.shutdown().await;
+}

@@ -1,26 +1,21 @@
-//! Upstream side: the pooled HTTP/1.1 client, header filtering, and the
-//! attempt loop (one retry on `endpoints[1]` for connect failures and 5xx).
+//! Upstream side: header filtering, and the attempt loop (one retry on
+//! `endpoints[1]` for connect failures and 5xx) over the worker's [`Pool`].
 
 use std::error::Error as _;
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{CONNECTION, CONTENT_LENGTH, HOST, HeaderName, HeaderValue};
+use hyper::http::uri::PathAndQuery;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode, Uri};
-use hyper_util::client::legacy::Client as LegacyClient;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 
 use super::errors::{ApiError, proxy_status};
+use super::pool::{Lease, Pool, SendError};
 use super::record::{InFlight, Tracker};
 use super::types::Router;
-
-/// The pooled upstream client.
-pub(crate) type Client = LegacyClient<HttpConnector, Full<Bytes>>;
 
 /// Header naming the endpoint a request is sent to.
 pub(crate) const DESTINATION: HeaderName =
@@ -43,16 +38,6 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     HeaderName::from_static("transfer-encoding"),
     HeaderName::from_static("upgrade"),
 ];
-
-/// A client whose connections open within `connect_timeout`.
-pub(crate) fn client(connect_timeout: Duration) -> Client {
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(connect_timeout));
-    connector.set_nodelay(true);
-    LegacyClient::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .build(connector)
-}
 
 /// Removes hop-by-hop headers, including those named by `Connection`.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
@@ -88,10 +73,10 @@ pub(crate) fn response_headers(headers: &mut HeaderMap, endpoint: &str) {
 
 /// One request to forward.
 pub(crate) struct Forward<'a> {
-    pub client: &'a Client,
+    pub pool: &'a Pool,
     pub router: &'a Arc<dyn Router>,
     pub method: Method,
-    pub path_and_query: &'a str,
+    pub path_and_query: PathAndQuery,
     pub headers: HeaderMap,
     pub body: Bytes,
     pub endpoints: &'a [String],
@@ -100,8 +85,15 @@ pub(crate) struct Forward<'a> {
 /// The upstream response headers arrived from `endpoint`.
 pub(crate) struct Answer {
     pub response: Response<Incoming>,
-    pub in_flight: InFlight,
+    pub held: Held,
     pub endpoint: String,
+}
+
+/// What an upstream response holds until its body ends: its connection (idle
+/// again then) and its endpoint's in-flight slot.
+pub(crate) struct Held {
+    _connection: Lease,
+    _in_flight: InFlight,
 }
 
 /// Sends the request to `endpoints[0]`, then once to `endpoints[1]` after a
@@ -124,17 +116,20 @@ pub(crate) async fn forward(
         };
         let request = build_request(&fwd, endpoint, headers)?;
         let in_flight = InFlight::start(fwd.router, endpoint);
-        match fwd.client.request(request).await {
-            Ok(response) if response.status().is_server_error() && !last => {
+        match fwd.pool.send(endpoint, request).await {
+            Ok((response, _)) if response.status().is_server_error() && !last => {
                 let status = response.status().as_u16();
                 tracing::debug!(endpoint, status, "upstream 5xx, retrying");
                 tracker.record.proxy_status =
                     Some(proxy_status("destination_unavailable", None, Some(status)));
             }
-            Ok(response) => {
+            Ok((response, connection)) => {
                 return Ok(Answer {
                     response,
-                    in_flight,
+                    held: Held {
+                        _connection: connection,
+                        _in_flight: in_flight,
+                    },
                     endpoint: endpoint.clone(),
                 });
             }
@@ -171,14 +166,12 @@ fn build_request(
     let internal = |details: String| {
         ApiError::upstream(StatusCode::BAD_GATEWAY, "proxy_internal_error", &details)
     };
-    let uri: Uri = format!("http://{endpoint}{}", fwd.path_and_query)
-        .parse()
+    let destination = HeaderValue::from_str(endpoint)
         .map_err(|e| internal(format!("bad endpoint {endpoint:?}: {e}")))?;
-    let destination =
-        HeaderValue::from_str(endpoint).map_err(|e| internal(format!("bad endpoint: {e}")))?;
     let mut request = Request::new(Full::new(fwd.body.clone()));
     *request.method_mut() = fwd.method.clone();
-    *request.uri_mut() = uri;
+    *request.uri_mut() = Uri::from(fwd.path_and_query.clone());
+    headers.insert(HOST, destination.clone());
     headers.insert(CONTENT_LENGTH, HeaderValue::from(fwd.body.len()));
     headers.insert(DESTINATION, destination);
     *request.headers_mut() = headers;
@@ -194,7 +187,7 @@ struct Failure {
 }
 
 impl Failure {
-    fn classify(e: &hyper_util::client::legacy::Error) -> Self {
+    fn classify(e: &SendError) -> Self {
         let mut details = e.to_string();
         let mut io_kind = None;
         let mut source = e.source();
@@ -206,7 +199,8 @@ impl Failure {
             }
             source = s.source();
         }
-        let (status, error_type, retryable) = match (e.is_connect(), io_kind) {
+        let connect = matches!(e, SendError::Connect { .. });
+        let (status, error_type, retryable) = match (connect, io_kind) {
             (true, Some(io::ErrorKind::ConnectionRefused)) => {
                 (StatusCode::BAD_GATEWAY, "connection_refused", true)
             }

@@ -10,7 +10,8 @@
 //!   CPU time per request (nginx: master and workers) from `/proc`.
 //!
 //! A third router runs with the guard's default chain (prompts and responses checked
-//! by every local filter): the guard's cost, on vs. off.
+//! by every local filter): the guard's cost, on vs. off. A bare hyper proxy
+//! (`bare.rs`) is the floor: what the HTTP library costs with nothing else done.
 //!
 //! The servers answer fast (instant prefill, 1 ms decode steps, one output token, no
 //! streaming) so the
@@ -19,6 +20,8 @@
 //! `cargo run --release -p poolpilot-tests --bin proxy-bench -- [--seconds 10]
 //! [--concurrency 64] [--servers 2] [--rounds 3]`
 #![allow(clippy::disallowed_methods)] // a benchmark measures time
+
+mod bare;
 
 /// The allocator the `poolpilot` binary uses, so the router measured here is
 /// the one shipped.
@@ -62,14 +65,22 @@ struct Args {
 #[derive(Subcommand)]
 enum Serve {
     /// Serve a fast simulated fleet; print each server's address, then "ready".
-    ServeFleet { servers: u32 },
+    #[command(name = "serve-fleet")]
+    Fleet { servers: u32 },
     /// Serve the router and its scraper over these servers.
-    ServeRouter {
+    #[command(name = "serve-router")]
+    Router {
         listen: SocketAddr,
         picker: String,
         /// With the guard's default chain (prompt and response checks).
         #[arg(long)]
         guard: bool,
+        servers: Vec<SocketAddr>,
+    },
+    /// Serve the bare hyper proxy over these servers.
+    #[command(name = "serve-bare")]
+    Bare {
+        listen: SocketAddr,
         servers: Vec<SocketAddr>,
     },
 }
@@ -138,7 +149,8 @@ fn fast_fleet(servers: u32) -> simulator::Config {
 
 async fn serve(what: Serve) {
     match what {
-        Serve::ServeFleet { servers } => {
+        Serve::Bare { listen, servers } => bare::serve(listen, servers),
+        Serve::Fleet { servers } => {
             let fleet = simulator::Fleet::start(fast_fleet(servers)).await.unwrap();
             let mut out = std::io::stdout().lock();
             for pod in fleet.pods() {
@@ -149,7 +161,7 @@ async fn serve(what: Serve) {
             drop(out);
             std::future::pending::<()>().await;
         }
-        Serve::ServeRouter {
+        Serve::Router {
             listen,
             picker,
             guard,
@@ -227,6 +239,14 @@ fn spawn_router(picker: &str, guard: bool, servers: &[SocketAddr]) -> (Kid, Stri
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
+    (Kid::new(child), format!("http://{listen}"))
+}
+
+fn spawn_bare(servers: &[SocketAddr]) -> (Kid, String) {
+    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let mut args = vec!["serve-bare".to_owned(), listen.to_string()];
+    args.extend(servers.iter().map(ToString::to_string));
+    let child = Command::new(this_binary()).args(args).spawn().unwrap();
     (Kid::new(child), format!("http://{listen}"))
 }
 
@@ -335,8 +355,9 @@ async fn bench(args: Args) {
     let (epp_kid, epp) = spawn_router("endpoint_picker", false, &servers);
     let (rr_kid, rr) = spawn_router("round_robin", false, &servers);
     let (guarded_kid, guarded) = spawn_router("endpoint_picker", true, &servers);
+    let (bare_kid, bare) = spawn_bare(&servers);
     let (nginx_kid, nginx) = spawn_nginx(&dir, &servers);
-    for url in [&direct, &epp, &rr, &guarded, &nginx] {
+    for url in [&direct, &epp, &rr, &guarded, &bare, &nginx] {
         until_serving(url).await;
     }
     println!(
@@ -352,8 +373,11 @@ async fn bench(args: Args) {
         ("router, endpoint picker", &epp),
         ("router, round-robin", &rr),
         ("router, picker + guard", &guarded),
+        ("bare hyper proxy (floor)", &bare),
         ("nginx, round-robin", &nginx),
     ];
+    const N: usize = 5;
+    const NGINX: usize = N - 1;
     for (name, url) in proxies {
         let r = load(url, 1, args.seconds).await;
         row(name, &r);
@@ -375,15 +399,15 @@ async fn bench(args: Args) {
         "-- throughput, {} outstanding, {} rounds",
         args.concurrency, args.rounds
     );
-    let kids = [&epp_kid, &rr_kid, &guarded_kid, &nginx_kid];
-    let mut done = [0u64; 4];
-    let mut seconds = [0f64; 4];
-    let mut cpu = [0f64; 4];
+    let kids = [&epp_kid, &rr_kid, &guarded_kid, &bare_kid, &nginx_kid];
+    let mut done = [0u64; N];
+    let mut seconds = [0f64; N];
+    let mut cpu = [0f64; N];
     let mut ratios = Vec::new();
     for round in 0..args.rounds as usize {
-        let mut rates = [0f64; 4];
-        for k in 0..4 {
-            let i = (round + k) % 4;
+        let mut rates = [0f64; N];
+        for k in 0..N {
+            let i = (round + k) % N;
             let before = kids[i].cpu_seconds();
             let r = load(proxies[i].1, args.concurrency, args.seconds).await;
             cpu[i] += kids[i].cpu_seconds() - before;
@@ -392,18 +416,16 @@ async fn bench(args: Args) {
             rates[i] = r.requests_per_second;
             assert_eq!(r.requests_failed, 0, "{}: requests failed", proxies[i].0);
         }
+        let each: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
         println!(
-            "round {}: {:.0} / {:.0} / {:.0} / {:.0} req/s (router/nginx {:.2}×)",
+            "round {}: {} req/s (router/nginx {:.2}×)",
             round + 1,
-            rates[0],
-            rates[1],
-            rates[2],
-            rates[3],
-            rates[0] / rates[3]
+            each.join(" / "),
+            rates[0] / rates[NGINX]
         );
-        ratios.push(rates[0] / rates[3]);
+        ratios.push(rates[0] / rates[NGINX]);
     }
-    let mut rates = [0f64; 4];
+    let mut rates = [0f64; N];
     for (i, (name, _)) in proxies.iter().enumerate() {
         rates[i] = done[i] as f64 / seconds[i];
         println!(
@@ -414,12 +436,13 @@ async fn bench(args: Args) {
     }
     ratios.sort_by(f64::total_cmp);
     println!(
-        "router/nginx requests/s: endpoint picker {:.2}× (rounds {:.2}–{:.2}×), round-robin {:.2}×, picker + guard {:.2}×; guard on/off {:.2}×",
-        rates[0] / rates[3],
+        "router/nginx requests/s: endpoint picker {:.2}× (rounds {:.2}–{:.2}×), round-robin {:.2}×, picker + guard {:.2}×, bare hyper {:.2}×; guard on/off {:.2}×",
+        rates[0] / rates[NGINX],
         ratios[0],
         ratios[ratios.len() - 1],
-        rates[1] / rates[3],
-        rates[2] / rates[3],
+        rates[1] / rates[NGINX],
+        rates[2] / rates[NGINX],
+        rates[3] / rates[NGINX],
         rates[2] / rates[0],
     );
     let _ = std::fs::remove_dir_all(&dir);

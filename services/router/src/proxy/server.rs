@@ -327,7 +327,7 @@ fn models(state: &State, mut tracker: Tracker) -> Response<ProxyBody> {
 async fn proxy(state: &State, mut tracker: Tracker, req: Request<Incoming>) -> Response<ProxyBody> {
     let max = state.config.max_body_bytes;
     let deadline = tokio::time::Instant::from_std(tracker.started()) + state.config.timeout;
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let declared = parts
         .headers
         .get(CONTENT_LENGTH)
@@ -385,7 +385,7 @@ async fn proxy(state: &State, mut tracker: Tracker, req: Request<Incoming>) -> R
     tracker.record.target_model.clone_from(&target_model);
     tracker.record.criticality = Some(criticality);
     let ParsedBody { raw, model, .. } = parsed;
-    let mut headers = upstream::request_headers(&parts.headers);
+    let mut headers = upstream::request_headers(std::mem::take(&mut parts.headers));
     if let Ok(id) = HeaderValue::from_str(&tracker.record.id) {
         headers.entry(REQUEST_ID).or_insert(id);
     }

@@ -3,6 +3,8 @@
 //! prior `routed` calls (to random endpoints, the worst case for the
 //! prefix index) filling the LRUs.
 //!
+//! Also the block hashing of a 16 KiB prompt, the most the prefix scorer reads.
+//!
 //! `cargo bench -p router --bench pick`
 #![allow(clippy::disallowed_methods)] // a benchmark measures time
 
@@ -12,6 +14,7 @@ use std::time::Instant;
 use criterion::{Criterion, criterion_group, criterion_main};
 use router::pick::{
     Criticality, Endpoint, ModelConfig, Picker, PickerConfig, Request, RoundRobin, TargetModel,
+    block_hashes,
 };
 
 const NOW: i64 = 1_000_000;
@@ -127,6 +130,11 @@ fn bench(c: &mut Criterion) {
             i = (i + 1) % reqs.len();
             black_box(picker.pick(NOW, black_box(&eps), &reqs[i], &mut rng))
         })
+    });
+    // The longest prompt the prefix scorer reads: 256 blocks of 64 bytes.
+    let long = prompts[0].repeat(16_384 / prompts[0].len() + 1);
+    c.bench_function("block_hashes/16KiB-prompt", |b| {
+        b.iter(|| black_box(block_hashes(black_box(&long), 64)))
     });
     let rr = RoundRobin::new(2_000);
     c.bench_function("round_robin/1000-endpoints", |b| {

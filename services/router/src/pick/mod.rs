@@ -14,7 +14,7 @@
 //!   [`TargetModel`], [`Criticality`], [`ConfigError`] and validation.
 //! - `scorers.rs`: per-signal scores (queue, KV cache, LoRA affinity) and
 //!   the saturation formula.
-//! - `prefix.rs`: chained FNV-1a block hashing and the per-endpoint LRU
+//! - `prefix.rs`: chained XXH64 block hashing (EPP's) and the per-endpoint LRU
 //!   prefix index.
 //! - `picker.rs`: [`Picker`]: filters, weighted sum, tie-break, shedding.
 //! - `round_robin.rs`: [`RoundRobin`] baseline.

@@ -6,33 +6,23 @@
 //! `pkg/epp/scheduling/framework/plugins/multi/prefix/plugin.go` and
 //! `indexer.go`): the prompt is cut into fixed-size byte blocks (a trailing
 //! partial block is ignored, at most 256 blocks are hashed), each block hash
-//! is chained on the previous one (`hash(i) = H(block i ++ hash(i-1))`), the
-//! indexer keeps an LRU of hashes per server, and the score is
-//! `matched leading blocks / total blocks`. Differences, on purpose: the
-//! hash is FNV-1a 64 over `hash(i-1) LE bytes ++ block` instead of xxhash
-//! over `block ++ hash(i-1)`, and the chain is not seeded with the model
-//! name (`routed` does not carry it).
+//! is chained on the previous one (`hash(i) = XXH64(block i ++ hash(i-1) LE)`,
+//! from `hash(-1) = XXH64("")`), the indexer keeps an LRU of hashes per
+//! server, and the score is `matched leading blocks / total blocks`. The one
+//! difference: EPP seeds the chain with the target model's name, which
+//! `routed` does not carry, so the chain equals EPP's for an empty name.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
+use xxhash_rust::xxh64::{Xxh64, xxh64};
+
 /// Most blocks hashed per prompt (EPP `DefaultMaxPrefixBlocks`).
 pub const MAX_PREFIX_BLOCKS: usize = 256;
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-
-fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(FNV_PRIME);
-    }
-    h
-}
-
-/// Chained FNV-1a 64 hashes of the full `block`-byte blocks of `prompt`:
-/// `h0 = fnv(block0)`, `hi = fnv(h(i-1).to_le_bytes() ++ block_i)`.
-/// Empty when `block == 0` or the prompt is shorter than one block.
+/// Chained XXH64 hashes of the full `block`-byte blocks of `prompt`, as EPP's
+/// `hashPrompt` computes them for an empty model name. Empty when
+/// `block == 0` or the prompt is shorter than one block.
 pub fn block_hashes(prompt: &str, block: usize) -> Vec<u64> {
     BlockHashes::new(prompt, block).collect()
 }
@@ -49,7 +39,7 @@ pub fn block_count(prompt: &str, block: usize) -> usize {
 /// for, so a pick hashes just the blocks the index walk reaches.
 pub struct BlockHashes<'a> {
     chunks: std::iter::Take<std::slice::ChunksExact<'a, u8>>,
-    prev: Option<u64>,
+    prev: u64,
 }
 
 impl<'a> BlockHashes<'a> {
@@ -62,7 +52,7 @@ impl<'a> BlockHashes<'a> {
         };
         Self {
             chunks: bytes.chunks_exact(block).take(MAX_PREFIX_BLOCKS),
-            prev: None,
+            prev: xxh64(&[], 0),
         }
     }
 }
@@ -72,12 +62,11 @@ impl Iterator for BlockHashes<'_> {
 
     fn next(&mut self) -> Option<u64> {
         let chunk = self.chunks.next()?;
-        let seed = self
-            .prev
-            .map_or(FNV_OFFSET, |p| fnv1a(FNV_OFFSET, &p.to_le_bytes()));
-        let h = fnv1a(seed, chunk);
-        self.prev = Some(h);
-        Some(h)
+        let mut h = Xxh64::new(0);
+        h.update(chunk);
+        h.update(&self.prev.to_le_bytes());
+        self.prev = h.digest();
+        Some(self.prev)
     }
 }
 

@@ -190,9 +190,20 @@ fn lora_affinity_orders_running_free_waiting() {
 }
 
 #[test]
-fn block_hashes_are_chained_fnv1a() {
-    // FNV-1a 64 of "a" (published test vector).
-    assert_eq!(block_hashes("a", 1), vec![0xaf63_dc4c_8601_ec8c]);
+fn block_hashes_are_epps() {
+    // Printed by EPP's `hashPrompt` (prefix plugin) with an empty target model,
+    // run in Go on github.com/cespare/xxhash/v2 v2.3.0.
+    assert_eq!(block_hashes("a", 1), vec![0x475e_8692_36b4_efbc]);
+    assert_eq!(
+        block_hashes("aabb", 2),
+        vec![0xe541_5442_4298_05d1, 0xc519_dea6_c50c_5e09]
+    );
+    assert_eq!(
+        block_hashes("ccbb", 2),
+        vec![0xccb1_3202_2fc3_e324, 0x9d67_9371_4b8d_7e3c]
+    );
+    let fox = "The quick brown fox jumps over the lazy dog, again and again, and again!!";
+    assert_eq!(block_hashes(fox, 64), vec![0x2490_53b2_5c8e_b465]);
     assert_eq!(block_hashes("abc", 2).len(), 1); // partial block ignored
     assert!(block_hashes("abc", 4).is_empty());
     let x = block_hashes("aabb", 2);

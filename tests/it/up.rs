@@ -210,11 +210,22 @@ fn up_closes_the_loop_in_order() {
         assert!(e["patched"].as_bool().unwrap(), "{e}");
         assert!(e["reason"].as_str().unwrap().contains("kv"), "{e}");
     }
+    // The first scale-up acted on a KV reading above the 0.6 target, which its
+    // reason records ("kv 0.8 > target 0.6 → …"). The report samples the pool once
+    // a second and may miss a reading the scaler acted on, so its series must show
+    // the KV above the target only within a few samples of the scale-up.
     let first_up = at(ups[0]);
+    let reason = ups[0]["reason"].as_str().unwrap();
+    let acted_on: f64 = reason
+        .strip_prefix("kv ")
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no KV reading in the reason {reason:?}"));
+    assert!(acted_on > 0.6, "scaled up on kv {acted_on}: {reason}");
     let above_target = first_kv_above(0.6).expect("the KV cache never passed the target");
     assert!(
-        above_target <= first_up + 1.0,
-        "scaled at {first_up}s before the KV passed 0.6 at {above_target}s"
+        above_target <= first_up + 5.0,
+        "scaled at {first_up}s, but the report shows the KV past 0.6 only at {above_target}s"
     );
 
     let alerts = r["alerts"].as_array().unwrap();

@@ -129,7 +129,7 @@ impl Pool {
     async fn take_ready(&self, endpoint: &str) -> Option<Sender> {
         loop {
             let Idle { mut sender, .. } = self.lock().get_mut(endpoint)?.pop()?;
-            if sender.is_ready() || sender.ready().await.is_ok() {
+            if sender.ready().await.is_ok() {
                 return Some(sender);
             }
         }

@@ -236,6 +236,30 @@ impl Router for TestRouter {
     }
 }
 
+/// The tests' proxy: two workers, 1 KiB bodies, connects within 1 s.
+fn config(listen: SocketAddr, timeout: Duration) -> ProxyConfig {
+    ProxyConfig {
+        listen,
+        threads: 2,
+        max_body_bytes: 1024,
+        timeout,
+        connect_timeout: Duration::from_secs(1),
+        guard: None,
+    }
+}
+
+/// Why a proxy cannot start on `listen`.
+async fn start_error(listen: SocketAddr) -> ProxyError {
+    let config = config(listen, Duration::from_secs(1));
+    serve(
+        config,
+        TestRouter::to(Vec::new(), "m1"),
+        std::future::pending(),
+    )
+    .await
+    .unwrap_err()
+}
+
 struct Proxy {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
@@ -245,14 +269,7 @@ struct Proxy {
 impl Proxy {
     async fn start(router: Arc<TestRouter>, timeout: Duration) -> Self {
         let (stop, stopped) = oneshot::channel::<()>();
-        let config = ProxyConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            threads: 2,
-            max_body_bytes: 1024,
-            timeout,
-            connect_timeout: Duration::from_secs(1),
-            guard: None,
-        };
+        let config = config("127.0.0.1:0".parse().unwrap(), timeout);
         let handle = serve(config, router, async {
             let _ = stopped.await;
         })
@@ -759,21 +776,7 @@ async fn connections_are_spread_over_the_workers() {
 #[tokio::test]
 async fn a_port_held_by_another_socket_is_a_bind_error() {
     let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let config = ProxyConfig {
-        listen: held.local_addr().unwrap(),
-        threads: 2,
-        max_body_bytes: 1024,
-        timeout: Duration::from_secs(1),
-        connect_timeout: Duration::from_secs(1),
-        guard: None,
-    };
-    let err = serve(
-        config,
-        TestRouter::to(Vec::new(), "m1"),
-        std::future::pending(),
-    )
-    .await
-    .unwrap_err();
+    let err = start_error(held.local_addr().unwrap()).await;
     assert!(matches!(err, ProxyError::Bind { .. }), "{err}");
 }
 
@@ -781,17 +784,7 @@ async fn a_port_held_by_another_socket_is_a_bind_error() {
 async fn a_second_router_on_a_listening_port_is_refused() {
     let router = TestRouter::to(Vec::new(), "m1");
     let first = Proxy::start(Arc::clone(&router), SECS_5).await;
-    let config = ProxyConfig {
-        listen: first.addr,
-        threads: 2,
-        max_body_bytes: 1024,
-        timeout: Duration::from_secs(1),
-        connect_timeout: Duration::from_secs(1),
-        guard: None,
-    };
-    let err = serve(config, router, std::future::pending())
-        .await
-        .unwrap_err();
+    let err = start_error(first.addr).await;
     assert!(matches!(err, ProxyError::Bind { .. }), "{err}");
     first.shutdown().await;
 }
